@@ -1,0 +1,32 @@
+// What an integration suite uses to reach the shared test control plane.
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execa, type Options as ExecaOptions } from 'execa';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: integration tests run under jest's integration project, whose globalSetup starts the control plane`);
+  return value;
+}
+
+export function testKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(required('COURIER_TEST_KUBECONFIG'));
+  return kc;
+}
+
+export function kubectl(args: string[], options: ExecaOptions = {}) {
+  return execa(path.join(required('COURIER_TEST_BIN_DIR'), 'kubectl'), args, {
+    ...options,
+    env: { ...options.env, KUBECONFIG: required('COURIER_TEST_KUBECONFIG') },
+    extendEnv: false,
+  });
+}
+
+/** Creates a namespace with a unique name for one suite. */
+export async function createTestNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await testKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
