@@ -20,7 +20,6 @@ export function kubectl(args: string[], options: ExecaOptions = {}) {
   return execa(path.join(required('COURIER_TEST_BIN_DIR'), 'kubectl'), args, {
     ...options,
     env: { ...options.env, KUBECONFIG: required('COURIER_TEST_KUBECONFIG') },
-    extendEnv: false,
   });
 }
 

@@ -180,7 +180,6 @@ export class ControlPlane {
     return execa(path.join(this.binDir, 'kubectl'), args, {
       ...options,
       env: { ...options.env, KUBECONFIG: this.kubeconfigPath },
-      extendEnv: false,
     });
   }
 

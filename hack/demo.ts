@@ -1,0 +1,60 @@
+// The main job on its embedded defaults, for a person to watch: a local
+// control plane, Courier's CRDs and samples, and `courier manager` running
+// against it. Ctrl-C stops everything (or pass --once to stop by itself).
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlPlane } from '../test/support/control-plane.ts';
+import { REPO_ROOT } from '../test/support/binaries.ts';
+import { freePort } from '../test/support/ports.ts';
+
+const once = process.argv.includes('--once');
+const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
+
+say('starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
+const plane = await ControlPlane.start({ controllerManager: true });
+say(`kube-apiserver ${(await plane.version()).gitVersion} at ${plane.server}; KUBECONFIG=${plane.kubeconfigPath}`);
+
+await plane.kubectl(['create', 'namespace', 'courier-system']);
+await plane.kubectl(['create', 'namespace', 'demo']);
+say('applying config/samples to namespace demo');
+process.stdout.write((await plane.kubectl(['apply', '-n', 'demo', '-f', path.join(REPO_ROOT, 'config/samples')])).stdout + '\n');
+
+const healthPort = await freePort();
+say('running courier manager (logs below)');
+const manager = spawn(
+  process.execPath,
+  [
+    path.join(REPO_ROOT, 'src/cli/main.ts'),
+    'manager',
+    `--kubeconfig=${plane.kubeconfigPath}`,
+    '--namespace=courier-system',
+    `--health-probe-bind-address=127.0.0.1:${healthPort}`,
+    `--metrics-bind-address=127.0.0.1:${await freePort()}`,
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+createInterface({ input: manager.stdout! }).on('line', (line) => process.stdout.write(`  manager | ${line}\n`));
+const managerExit = new Promise<number | null>((resolve) => manager.once('exit', resolve));
+
+for (let i = 0; i < 100; i++) {
+  if (await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok, () => false)) break;
+  await sleep(200);
+}
+say(`manager readiness: ${await fetch(`http://127.0.0.1:${healthPort}/readyz?verbose`).then((r) => r.text(), (e) => String(e))}`);
+say('kubectl get courier -n demo');
+process.stdout.write((await plane.kubectl(['get', 'tc,ss', '-n', 'demo', '-o', 'wide'])).stdout + '\n');
+
+const stop = async () => {
+  say('stopping');
+  manager.kill('SIGTERM');
+  const code = await managerExit;
+  await plane.stop();
+  process.stdout.write(`manager exited with code ${code}\n`);
+  process.exit(code ?? 1);
+};
+if (once) await stop();
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+say(`running; KUBECONFIG=${plane.kubeconfigPath} kubectl get courier -A, Ctrl-C to stop`);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, then runs
+# type checks, lint, unit tests and the integration suites against a real
+# control plane. Pinned binaries come from the cache, built once if absent.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+bash hack/deps.sh
+export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
+log "node $(node --version)"
+
+assets="$(bash hack/kube-binaries.sh)"
+log "control plane binaries: $assets"
+
+log "type check"; npm run --silent typecheck
+log "lint"; npm run --silent lint
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+status=0
+for project in unit integration; do
+  log "$project tests"
+  node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects "$project" \
+    --json --outputFile="$results/$project.json" "$@" || status=1
+done
+# One plain summary line over every project, for people and CI alike.
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0;
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+' "$results"
+exit $status
