@@ -3,6 +3,7 @@
 // for the webhook and broker certificates the manager issues and rotates.
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill.
 import 'reflect-metadata';
+import type { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -20,7 +21,7 @@ export interface KeyPairPem {
 
 export interface CertificateAuthority extends KeyPairPem {
   cert: x509.X509Certificate;
-  keys: CryptoKeyPair;
+  keys: webcrypto.CryptoKeyPair;
 }
 
 export interface CertificateRequest {
@@ -44,7 +45,7 @@ function subject(commonName: string, organizations: string[] = []): string {
   return [`CN=${escape(commonName)}`, ...organizations.map((o) => `O=${escape(o)}`)].join(', ');
 }
 
-async function keyPem(keys: CryptoKeyPair): Promise<string> {
+async function keyPem(keys: webcrypto.CryptoKeyPair): Promise<string> {
   const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
 }

@@ -1,8 +1,7 @@
 // What an integration suite uses to reach the shared test control plane.
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, type Options as ExecaOptions } from 'execa';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { runKubectl, type KubectlOptions, type KubectlResult } from './control-plane.ts';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -16,11 +15,8 @@ export function testKubeConfig(): KubeConfig {
   return kc;
 }
 
-export function kubectl(args: string[], options: ExecaOptions = {}) {
-  return execa(path.join(required('COURIER_TEST_BIN_DIR'), 'kubectl'), args, {
-    ...options,
-    env: { ...options.env, KUBECONFIG: required('COURIER_TEST_KUBECONFIG') },
-  });
+export function kubectl(args: string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+  return runKubectl(required('COURIER_TEST_BIN_DIR'), required('COURIER_TEST_KUBECONFIG'), args, options);
 }
 
 /** Creates a namespace with a unique name for one suite. */

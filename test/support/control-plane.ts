@@ -10,7 +10,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type Options as ExecaOptions } from 'execa';
+import { execa } from 'execa';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createCertificateAuthority, issueCertificate, type KeyPairPem } from '../../src/crypto/pki.ts';
@@ -176,11 +176,8 @@ export class ControlPlane {
   }
 
   /** Runs the pinned kubectl against this control plane. */
-  kubectl(args: string[], options: ExecaOptions = {}) {
-    return execa(path.join(this.binDir, 'kubectl'), args, {
-      ...options,
-      env: { ...options.env, KUBECONFIG: this.kubeconfigPath },
-    });
+  kubectl(args: string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+    return runKubectl(this.binDir, this.kubeconfigPath, args, options);
   }
 
   async installCrds(): Promise<void> {
@@ -248,6 +245,27 @@ export class ControlPlane {
       request.on('error', reject);
     });
   }
+}
+
+export interface KubectlOptions {
+  input?: string;
+  /** Throw when kubectl fails (default true). */
+  reject?: boolean;
+}
+
+export interface KubectlResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export async function runKubectl(binDir: string, kubeconfig: string, args: string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+  const result = await execa(path.join(binDir, 'kubectl'), args, {
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    reject: options.reject ?? true,
+    env: { KUBECONFIG: kubeconfig },
+  });
+  return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode ?? -1 };
 }
 
 function httpOk(url: string): Promise<boolean> {
