@@ -22,7 +22,9 @@ export class Fingerprinter {
 
   /** `kind` separates credential types whose fields could coincide (aws/accessKey vs generic). */
   async fingerprint(kind: string, credential: Credential): Promise<string> {
-    const mac = createHmac('sha256', await this.hmacKey()).update(canonical(kind, credential)).digest('base64url');
+    const mac = createHmac('sha256', await this.hmacKey())
+      .update(canonical(kind, credential))
+      .digest('base64url');
     // 128 bits: ample to tell credentials apart, short enough for a column.
     return PREFIX + mac.slice(0, 22);
   }

@@ -39,17 +39,24 @@ export function createKeyHierarchy(kubeConfig: KubeConfig, options: KeyHierarchy
   const kek = options.kek ?? new LocalKek(document<LocalKekDocument>('courier-kek', { [ROLE_LABEL]: 'kek' }));
   const tenantKeys = new TenantKeys(
     kek,
-    (tenant) => document<TenantKeyRing>(`courier-dek-${tenant}`, { [ROLE_LABEL]: 'tenant-key', [TENANT_LABEL]: tenant }),
+    (tenant) =>
+      document<TenantKeyRing>(`courier-dek-${tenant}`, { [ROLE_LABEL]: 'tenant-key', [TENANT_LABEL]: tenant }),
     options.keyCacheMs,
   );
   return {
     kek,
     tenantKeys,
     sealer: new CredentialSealer(tenantKeys),
-    fingerprinter: new Fingerprinter(kek, document<WrappedKey>('courier-fingerprint-key', { [ROLE_LABEL]: 'fingerprint-key' })),
+    fingerprinter: new Fingerprinter(
+      kek,
+      document<WrappedKey>('courier-fingerprint-key', { [ROLE_LABEL]: 'fingerprint-key' }),
+    ),
     async tenants() {
       const list = await api.listNamespacedSecret({ namespace, labelSelector: `${ROLE_LABEL}=tenant-key` });
-      return list.items.map((s) => s.metadata?.labels?.[TENANT_LABEL]).filter((t): t is string => !!t).sort();
+      return list.items
+        .map((s) => s.metadata?.labels?.[TENANT_LABEL])
+        .filter((t): t is string => !!t)
+        .sort();
     },
   };
 }

@@ -55,7 +55,10 @@ function validity(days: number): { notBefore: Date; notAfter: Date } {
   return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + days * DAY_MS) };
 }
 
-export async function createCertificateAuthority(commonName: string, validityDays: number): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(
+  commonName: string,
+  validityDays: number,
+): Promise<CertificateAuthority> {
   const keys = await crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),

@@ -22,7 +22,12 @@ export interface KekRotationResult {
 
 /** Rotates the KEK and re-wraps every tenant key and the fingerprint key. */
 export async function rotateKek(
-  deps: { kek: KeyEncryptionKey; tenantKeys: TenantKeys; fingerprinter: Fingerprinter; tenants: () => Promise<string[]> },
+  deps: {
+    kek: KeyEncryptionKey;
+    tenantKeys: TenantKeys;
+    fingerprinter: Fingerprinter;
+    tenants: () => Promise<string[]>;
+  },
   progress: RotationProgress = () => {},
 ): Promise<KekRotationResult> {
   const tenants = await deps.tenants();

@@ -23,7 +23,11 @@ export class TenantKeys {
   private readonly cacheMs: number;
   private readonly cache = new Map<string, { ring: TenantKeyRing; keys: Map<string, Uint8Array>; until: number }>();
 
-  constructor(kek: KeyEncryptionKey, documentFor: (tenant: string) => SecretDocument<TenantKeyRing>, cacheMs = DEFAULT_KEY_CACHE_MS) {
+  constructor(
+    kek: KeyEncryptionKey,
+    documentFor: (tenant: string) => SecretDocument<TenantKeyRing>,
+    cacheMs = DEFAULT_KEY_CACHE_MS,
+  ) {
     this.kek = kek;
     this.documentFor = documentFor;
     this.cacheMs = cacheMs;

@@ -35,7 +35,11 @@ export function isStoreError(error: unknown, kind?: StoreErrorKind): error is St
 // they are not copied.
 function describe(cause: unknown): string {
   if (!(cause instanceof Error)) return 'unknown error';
-  const { code, statusCode, $metadata } = cause as { code?: unknown; statusCode?: unknown; $metadata?: { httpStatusCode?: number } };
+  const { code, statusCode, $metadata } = cause as {
+    code?: unknown;
+    statusCode?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = statusCode ?? $metadata?.httpStatusCode;
   return [cause.name, code, status].filter((part) => part !== undefined && part !== '').join(' ');
 }

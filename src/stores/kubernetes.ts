@@ -89,7 +89,9 @@ export class KubernetesStore implements SecretStore {
 
   async delete(ref: SecretRef): Promise<void> {
     try {
-      await this.call(describeRef(ref), () => this.api.deleteNamespacedSecret({ name: secretName(ref), namespace: this.namespace }));
+      await this.call(describeRef(ref), () =>
+        this.api.deleteNamespacedSecret({ name: secretName(ref), namespace: this.namespace }),
+      );
     } catch (error) {
       if (!(error instanceof StoreError && error.kind === 'NotFound')) throw error;
     }
@@ -97,12 +99,18 @@ export class KubernetesStore implements SecretStore {
 
   async health(): Promise<void> {
     await this.call('health check', () =>
-      this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: 'courier.dev/role=credential', limit: 1 }),
+      this.api.listNamespacedSecret({
+        namespace: this.namespace,
+        labelSelector: 'courier.dev/role=credential',
+        limit: 1,
+      }),
     );
   }
 
   private read(ref: SecretRef): Promise<V1Secret> {
-    return this.call(describeRef(ref), () => this.api.readNamespacedSecret({ name: secretName(ref), namespace: this.namespace }));
+    return this.call(describeRef(ref), () =>
+      this.api.readNamespacedSecret({ name: secretName(ref), namespace: this.namespace }),
+    );
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -131,7 +139,8 @@ function toStoreError(store: string, what: string, error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const code = error instanceof ApiException ? error.code : undefined;
   // ApiException messages embed response bodies and headers: never pass them on.
-  const cause = code !== undefined ? Object.assign(new Error(`HTTP ${code}`), { name: 'ApiException', statusCode: code }) : error;
+  const cause =
+    code !== undefined ? Object.assign(new Error(`HTTP ${code}`), { name: 'ApiException', statusCode: code }) : error;
   switch (code) {
     case 404:
       return notFound(store, what);

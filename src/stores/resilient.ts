@@ -14,7 +14,12 @@ export interface ResilienceOptions {
   metrics?: StoreMetrics;
 }
 
-export const DEFAULT_RESILIENCE: ResilienceOptions = { attempts: 4, timeoutMs: 10_000, baseDelayMs: 200, maxDelayMs: 5_000 };
+export const DEFAULT_RESILIENCE: ResilienceOptions = {
+  attempts: 4,
+  timeoutMs: 10_000,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+};
 
 export class StoreMetrics {
   readonly operations: Counter<'store' | 'operation' | 'outcome'>;
@@ -40,7 +45,12 @@ export class StoreMetrics {
 export function withResilience(store: SecretStore, options: Partial<ResilienceOptions> = {}): SecretStore {
   const settings = { ...DEFAULT_RESILIENCE, ...options };
 
-  async function call<T>(operation: string, retryable: boolean, caller: CallOptions | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function call<T>(
+    operation: string,
+    retryable: boolean,
+    caller: CallOptions | undefined,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const stopTimer = settings.metrics?.duration.startTimer({ store: store.name, operation });
     let outcome = 'ok';
     try {
@@ -56,7 +66,11 @@ export function withResilience(store: SecretStore, options: Partial<ResilienceOp
             throw failure;
           }
           const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** (attempt - 1));
-          await sleep(ceiling / 2 + Math.random() * (ceiling / 2), undefined, caller?.signal ? { signal: caller.signal } : undefined);
+          await sleep(
+            ceiling / 2 + Math.random() * (ceiling / 2),
+            undefined,
+            caller?.signal ? { signal: caller.signal } : undefined,
+          );
         }
       }
     } finally {
@@ -72,11 +86,15 @@ export function withResilience(store: SecretStore, options: Partial<ResilienceOp
     // hid a success, the retry fails with Conflict instead of adding a
     // duplicate version, and the caller re-reads.
     putVersion: (ref: SecretRef, payload: string, opts?: PutOptions & CallOptions): Promise<StoredVersion> =>
-      call('put', opts?.expectedCurrent !== undefined, opts, (signal) => store.putVersion(ref, payload, { ...opts, signal })),
+      call('put', opts?.expectedCurrent !== undefined, opts, (signal) =>
+        store.putVersion(ref, payload, { ...opts, signal }),
+      ),
     get: (ref: SecretRef, version?: string, opts?: CallOptions): Promise<StoredSecret> =>
       call('get', true, opts, (signal) => store.get(ref, version, { signal })),
-    listVersions: (ref: SecretRef, opts?: CallOptions) => call('list', true, opts, (signal) => store.listVersions(ref, { signal })),
-    delete: (ref: SecretRef, opts?: CallOptions) => call('delete', true, opts, (signal) => store.delete(ref, { signal })),
+    listVersions: (ref: SecretRef, opts?: CallOptions) =>
+      call('list', true, opts, (signal) => store.listVersions(ref, { signal })),
+    delete: (ref: SecretRef, opts?: CallOptions) =>
+      call('delete', true, opts, (signal) => store.delete(ref, { signal })),
     health: (opts?: CallOptions) => call('health', true, opts, (signal) => store.health({ signal })),
   };
 }

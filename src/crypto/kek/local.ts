@@ -64,7 +64,10 @@ export class LocalKek implements KeyEncryptionKey {
 
 function addVersion(current: LocalKekDocument | undefined): LocalKekDocument {
   const version = (current?.current ?? 0) + 1;
-  const versions = [...(current?.versions ?? []), { version, key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() }];
+  const versions = [
+    ...(current?.versions ?? []),
+    { version, key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() },
+  ];
   return { current: version, versions };
 }
 
