@@ -7,7 +7,8 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # The pinned `node` package is a devDependency for developers; the image uses
 # the base image's Node of the same major, so its install script is skipped.
-RUN npm ci --no-audit --no-fund --ignore-scripts
+# `npm install` rather than `npm ci`: see hack/deps.sh.
+RUN npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts

@@ -19,7 +19,9 @@ say(`kube-apiserver ${(await plane.version()).gitVersion} at ${plane.server}; KU
 await plane.kubectl(['create', 'namespace', 'courier-system']);
 await plane.kubectl(['create', 'namespace', 'demo']);
 say('applying config/samples to namespace demo');
-process.stdout.write((await plane.kubectl(['apply', '-n', 'demo', '-f', path.join(REPO_ROOT, 'config/samples')])).stdout + '\n');
+process.stdout.write(
+  (await plane.kubectl(['apply', '-n', 'demo', '-f', path.join(REPO_ROOT, 'config/samples')])).stdout + '\n',
+);
 
 const healthPort = await freePort();
 say('running courier manager (logs below)');
@@ -39,10 +41,21 @@ createInterface({ input: manager.stdout! }).on('line', (line) => process.stdout.
 const managerExit = new Promise<number | null>((resolve) => manager.once('exit', resolve));
 
 for (let i = 0; i < 100; i++) {
-  if (await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok, () => false)) break;
+  if (
+    await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break;
   await sleep(200);
 }
-say(`manager readiness: ${await fetch(`http://127.0.0.1:${healthPort}/readyz?verbose`).then((r) => r.text(), (e) => String(e))}`);
+say(
+  `manager readiness: ${await fetch(`http://127.0.0.1:${healthPort}/readyz?verbose`).then(
+    (r) => r.text(),
+    (e) => String(e),
+  )}`,
+);
 say('kubectl get courier -n demo');
 process.stdout.write((await plane.kubectl(['get', 'tc,ss', '-n', 'demo', '-o', 'wide'])).stdout + '\n');
 

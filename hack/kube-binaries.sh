@@ -82,6 +82,8 @@ build_etcd() {
 # Finds or builds one binary and links it into $ASSETS.
 provide() {
   local name="$1" candidate version
+  # Resolved before: keep it, so every call of a test run uses the same binary.
+  if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$ASSETS/$name" ]; then return; fi
   if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/$name" ]; then
     ln -sfn "$KUBEBUILDER_ASSETS/$name" "$ASSETS/$name"; return
   fi

@@ -11,6 +11,8 @@ log "node $(node --version)"
 
 assets="$(bash hack/kube-binaries.sh)"
 log "control plane binaries: $assets"
+# The store suites' peers (moto, OpenBao, the GCP Secret Manager emulator).
+bash hack/peers.sh install all >/dev/null
 
 log "type check"; npm run --silent typecheck
 log "lint"; npm run --silent lint

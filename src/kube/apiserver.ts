@@ -1,4 +1,11 @@
-import { Observable, VersionApi, type KubeConfig, type RequestContext, type ResponseContext, type VersionInfo } from '@kubernetes/client-node';
+import {
+  Observable,
+  VersionApi,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  type VersionInfo,
+} from '@kubernetes/client-node';
 
 /** Asks the API server for its version: the cheapest call that proves it answers and accepts our credentials. */
 export class ApiServerVersionProbe {
@@ -10,18 +17,21 @@ export class ApiServerVersionProbe {
 
   /** Resolves with the server's version; `signal` cancels the request. */
   fetchVersion(signal: AbortSignal): Promise<VersionInfo> {
-    return this.#api.getCode({}, {
-      middleware: [
-        {
-          pre: (request: RequestContext) => {
-            request.setSignal(signal);
-            return new Observable(Promise.resolve(request));
+    return this.#api.getCode(
+      {},
+      {
+        middleware: [
+          {
+            pre: (request: RequestContext) => {
+              request.setSignal(signal);
+              return new Observable(Promise.resolve(request));
+            },
+            post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
           },
-          post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-        },
-      ],
-      // Keep client-node's own middleware (its User-Agent header).
-      middlewareMergeStrategy: 'append',
-    });
+        ],
+        // Keep client-node's own middleware (its User-Agent header).
+        middlewareMergeStrategy: 'append',
+      },
+    );
   }
 }

@@ -44,7 +44,8 @@ export class SecretDocument<T> {
         await this.write(next, current?.resourceVersion);
         return next;
       } catch (error) {
-        const lostRace = error instanceof ApiException && (error.code === 409 || (error.code === 404 && current !== undefined));
+        const lostRace =
+          error instanceof ApiException && (error.code === 409 || (error.code === 404 && current !== undefined));
         if (!lostRace || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
@@ -59,8 +60,12 @@ export class SecretDocument<T> {
       throw error;
     }
     const raw = secret.data?.[DOCUMENT_KEY];
-    if (raw === undefined) throw new Error(`Secret ${this.options.namespace}/${this.options.name} has no ${DOCUMENT_KEY}`);
-    return { value: JSON.parse(Buffer.from(raw, 'base64').toString()) as T, resourceVersion: secret.metadata?.resourceVersion ?? '' };
+    if (raw === undefined)
+      throw new Error(`Secret ${this.options.namespace}/${this.options.name} has no ${DOCUMENT_KEY}`);
+    return {
+      value: JSON.parse(Buffer.from(raw, 'base64').toString()) as T,
+      resourceVersion: secret.metadata?.resourceVersion ?? '',
+    };
   }
 
   private async write(value: T, resourceVersion: string | undefined): Promise<void> {

@@ -1,4 +1,4 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type Bindings, type DestinationStream, type Logger } from 'pino';
 import { redact, redactError } from './redact.ts';
 
 export type { Logger } from 'pino';
@@ -20,7 +20,7 @@ export interface LoggerOptions {
  * redacted from every record; see ./redact.ts for the rules.
  */
 export function createLogger({ level, component, destination }: LoggerOptions): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       // pid and hostname are noise in a pod: the platform records both.
@@ -28,12 +28,11 @@ export function createLogger({ level, component, destination }: LoggerOptions): 
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
-        // Child-logger bindings never pass through logMethod.
-        bindings: (bindings) => redact(bindings) as Record<string, unknown>,
       },
       // Errors are already serialized (and redacted) by the hook below; pino's
-      // default `err` serializer would re-read them as plain objects.
-      serializers: {},
+      // default `err` serializer would re-read them as plain objects and call
+      // them all "Object".
+      serializers: { err: (err: unknown) => err },
       hooks: {
         logMethod(args, method) {
           method.apply(this, redactLogArguments(args) as Parameters<typeof method>);
@@ -44,6 +43,14 @@ export function createLogger({ level, component, destination }: LoggerOptions): 
     // before a crash or a forced exit must not be lost in a buffer.
     destination ?? pino.destination({ fd: 1, sync: true }),
   );
+  // Child bindings bypass logMethod, and pino applies formatters.bindings to
+  // the root logger only. Children are created with Object.create(parent), so
+  // this override is inherited by every descendant.
+  const createChild = logger.child;
+  logger.child = function child(this: Logger, bindings, options) {
+    return createChild.call(this, redact(bindings) as Bindings, options);
+  } as Logger['child'];
+  return logger;
 }
 
 /**

@@ -21,9 +21,19 @@ export interface VaultConfig {
   auth: VaultAuth;
 }
 
+/** The parts of KV v2 responses this store reads (write, read and metadata). */
+interface KvData {
+  version?: number;
+  created_time?: string;
+  data?: { payload?: unknown } | null;
+  metadata?: { version: number; created_time: string };
+  versions?: Record<string, { created_time: string; destroyed: boolean; deletion_time: string }>;
+}
+
 interface VaultResponse {
   status: number;
-  body: { data?: any; errors?: string[]; auth?: { client_token: string; lease_duration: number } } | undefined;
+  body:
+    { data?: KvData | null; errors?: string[]; auth?: { client_token: string; lease_duration: number } } | undefined;
 }
 
 const RENEW_FRACTION = 0.8;
@@ -51,14 +61,15 @@ export class VaultStore implements SecretStore {
       throw conflict(this.name, describe(ref));
     }
     const data = this.expectOk(ref, response).data;
-    return { version: String(data.version), createdAt: new Date(data.created_time) };
+    if (data?.version === undefined) throw unavailable(this.name, `${describe(ref)}: write answered without a version`);
+    return { version: String(data.version), ...(data.created_time ? { createdAt: new Date(data.created_time) } : {}) };
   }
 
   async get(ref: SecretRef, version?: string, options: CallOptions = {}): Promise<StoredSecret> {
     const query = version === undefined ? '' : `?version=${encodeURIComponent(version)}`;
     const response = await this.request(ref, 'GET', this.path('data', ref) + query, options.signal);
     const data = this.expectOk(ref, response).data;
-    if (!data?.data || typeof data.data.payload !== 'string')
+    if (!data?.data || typeof data.data.payload !== 'string' || !data.metadata)
       throw notFound(this.name, `${describe(ref)} version ${version ?? 'latest'}`);
     return {
       version: String(data.metadata.version),
@@ -69,10 +80,7 @@ export class VaultStore implements SecretStore {
 
   async listVersions(ref: SecretRef, options: CallOptions = {}): Promise<StoredVersion[]> {
     const response = await this.request(ref, 'GET', this.path('metadata', ref), options.signal);
-    const versions = (this.expectOk(ref, response).data?.versions ?? {}) as Record<
-      string,
-      { created_time: string; destroyed: boolean; deletion_time: string }
-    >;
+    const versions = this.expectOk(ref, response).data?.versions ?? {};
     return Object.entries(versions)
       .filter(([, v]) => !v.destroyed && !v.deletion_time)
       .map(([version, v]) => ({ version, createdAt: new Date(v.created_time) }))

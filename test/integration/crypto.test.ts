@@ -63,7 +63,9 @@ describe('key hierarchy', () => {
   it('refuses to open a ciphertext under another tenant or name', async () => {
     const jwe = await keys.sealer.seal(credential(), { tenant: 'team-a', name: 'prod' });
     await keys.sealer.seal(credential(), { tenant: 'team-b', name: 'prod' });
-    await expect(keys.sealer.open(jwe, { tenant: 'team-a', name: 'staging' })).rejects.toThrow('not bound to team-a/staging');
+    await expect(keys.sealer.open(jwe, { tenant: 'team-a', name: 'staging' })).rejects.toThrow(
+      'not bound to team-a/staging',
+    );
     await expect(keys.sealer.open(jwe, { tenant: 'team-b', name: 'prod' })).rejects.toThrow();
   });
 
@@ -124,20 +126,21 @@ describe('key hierarchy', () => {
     // The store fails after two re-seals: the run stops half-way.
     let writes = 0;
     const failing: SecretStore = {
-      ...store,
       name: store.name,
       type: store.type,
-      get: (...args) => store.get(...args),
-      listVersions: (...args) => store.listVersions(...args),
-      delete: (...args) => store.delete(...args),
+      get: (ref, version) => store.get(ref, version),
+      listVersions: (ref) => store.listVersions(ref),
+      delete: (ref) => store.delete(ref),
       health: () => store.health(),
-      putVersion: async (...args) => {
+      putVersion: async (ref, payload, options) => {
         if (++writes > 2) throw new StoreError('Unavailable', store.name, 'injected outage');
-        return store.putVersion(...args);
+        return store.putVersion(ref, payload, options);
       },
     };
     const interrupted = locations.map((l) => ({ ...l, store: failing }));
-    await expect(rotateTenantKey({ ...keys, credentials: async () => interrupted }, tenant)).rejects.toThrow('injected outage');
+    await expect(rotateTenantKey({ ...keys, credentials: async () => interrupted }, tenant)).rejects.toThrow(
+      'injected outage',
+    );
     const newKey = (await keys.tenantKeys.current(tenant)).id;
     expect(newKey).not.toBe(oldKey);
 
@@ -174,7 +177,9 @@ describe('key hierarchy', () => {
     // Simulate an interruption: rotate the KEK without re-wrapping.
     await keys.kek.rotate();
     const current = await keys.kek.currentId();
-    expect((await Promise.all((await keys.tenants()).map((t) => keys.tenantKeys.needsRewrap(t)))).some(Boolean)).toBe(true);
+    expect((await Promise.all((await keys.tenants()).map((t) => keys.tenantKeys.needsRewrap(t)))).some(Boolean)).toBe(
+      true,
+    );
     const result = await rotateKek(keys);
     expect(result.rotated).toBe(false);
     expect(result.kekId).toBe(current);

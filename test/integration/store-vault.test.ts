@@ -14,7 +14,12 @@ beforeAll(async () => {
   bao = await startOpenBao();
   const tokenFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'courier-vault-')), 'token');
   await writeFile(tokenFile, bao.rootToken, { mode: 0o600 });
-  const config: VaultConfig = { address: bao.endpoint, mount: 'secret', pathPrefix: 'courier', auth: { method: 'token', tokenFile } };
+  const config: VaultConfig = {
+    address: bao.endpoint,
+    mount: 'secret',
+    pathPrefix: 'courier',
+    auth: { method: 'token', tokenFile },
+  };
   subject = {
     store: new VaultStore('vault', config),
     unreachable: new VaultStore('vault', { ...config, address: `http://127.0.0.1:${await freePort()}` }),

@@ -5,7 +5,10 @@ import { runKubectl, type KubectlOptions, type KubectlResult } from './control-p
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: integration tests run under jest's integration project, whose globalSetup starts the control plane`);
+  if (!value)
+    throw new Error(
+      `${name} is not set: integration tests run under jest's integration project, whose globalSetup starts the control plane`,
+    );
   return value;
 }
 
@@ -22,6 +25,8 @@ export function kubectl(args: string[], options: KubectlOptions = {}): Promise<K
 /** Creates a namespace with a unique name for one suite. */
 export async function createTestNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await testKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  await testKubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name } } });
   return name;
 }

@@ -53,7 +53,11 @@ export class ControlPlane {
   readonly kubeconfigPath: string;
   private readonly admin: KeyPairPem & { caPem: string };
 
-  private constructor(fields: Pick<ControlPlane, 'workDir' | 'binDir' | 'server' | 'kubeconfigPath'> & { admin: KeyPairPem & { caPem: string } }) {
+  private constructor(
+    fields: Pick<ControlPlane, 'workDir' | 'binDir' | 'server' | 'kubeconfigPath'> & {
+      admin: KeyPairPem & { caPem: string };
+    },
+  ) {
     this.workDir = fields.workDir;
     this.binDir = fields.binDir;
     this.server = fields.server;
@@ -69,7 +73,13 @@ export class ControlPlane {
     const ca = await createCertificateAuthority('courier-test-cluster-ca', 7);
     const serving = await issueCertificate(ca, {
       commonName: 'kube-apiserver',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
       ipAddresses: ['127.0.0.1', '10.0.0.1'],
       usage: 'server',
       validityDays: 7,
@@ -224,7 +234,10 @@ export class ControlPlane {
   }
 
   private async apiOk(pathname: string): Promise<boolean> {
-    return (await this.apiGet(pathname).then(() => true, () => false));
+    return await this.apiGet(pathname).then(
+      () => true,
+      () => false,
+    );
   }
 
   private apiGet(pathname: string): Promise<string> {
@@ -237,7 +250,9 @@ export class ControlPlane {
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (body += chunk));
           response.on('end', () =>
-            response.statusCode === 200 ? resolve(body) : reject(new Error(`${pathname}: ${response.statusCode} ${body}`)),
+            response.statusCode === 200
+              ? resolve(body)
+              : reject(new Error(`${pathname}: ${response.statusCode} ${body}`)),
           );
         },
       );
@@ -259,7 +274,12 @@ export interface KubectlResult {
   exitCode: number;
 }
 
-export async function runKubectl(binDir: string, kubeconfig: string, args: string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+export async function runKubectl(
+  binDir: string,
+  kubeconfig: string,
+  args: string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
   const result = await execa(path.join(binDir, 'kubectl'), args, {
     ...(options.input !== undefined ? { input: options.input } : {}),
     reject: options.reject ?? true,
@@ -269,7 +289,10 @@ export async function runKubectl(binDir: string, kubeconfig: string, args: strin
 }
 
 function httpOk(url: string): Promise<boolean> {
-  return fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+  return fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
 }
 
 function kubeconfigYaml(server: string, caPem: string, admin: KeyPairPem): string {
@@ -278,7 +301,9 @@ function kubeconfigYaml(server: string, caPem: string, admin: KeyPairPem): strin
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'courier-test', cluster: { server, 'certificate-authority-data': b64(caPem) } }],
-    users: [{ name: 'admin', user: { 'client-certificate-data': b64(admin.certPem), 'client-key-data': b64(admin.keyPem) } }],
+    users: [
+      { name: 'admin', user: { 'client-certificate-data': b64(admin.certPem), 'client-key-data': b64(admin.keyPem) } },
+    ],
     contexts: [{ name: 'courier-test', context: { cluster: 'courier-test', user: 'admin', namespace: 'default' } }],
     'current-context': 'courier-test',
   });

@@ -6,7 +6,9 @@ import { ControlPlane } from './control-plane.ts';
 export default async function globalSetup(): Promise<void> {
   const plane = await ControlPlane.start();
   const version = await plane.version();
-  process.stdout.write(`\ntest control plane: kube-apiserver ${version.gitVersion} (${version.platform}) at ${plane.server}\n`);
+  process.stdout.write(
+    `\ntest control plane: kube-apiserver ${version.gitVersion} (${version.platform}) at ${plane.server}\n`,
+  );
   // Jest workers inherit the environment; globalTeardown shares globalThis.
   process.env.COURIER_TEST_KUBECONFIG = plane.kubeconfigPath;
   process.env.COURIER_TEST_BIN_DIR = plane.binDir;

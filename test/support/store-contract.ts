@@ -11,11 +11,15 @@ export interface StoreUnderTest {
   unreachable: SecretStore;
 }
 
-const ciphertext = () => `eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..${randomBytes(12).toString('base64url')}.${randomBytes(48).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
+const ciphertext = () =>
+  `eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..${randomBytes(12).toString('base64url')}.${randomBytes(48).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
 
 export function describeStoreContract(title: string, setup: () => StoreUnderTest): void {
   describe(`${title} store contract`, () => {
-    const fresh = (): SecretRef => ({ tenant: `team-${randomBytes(3).toString('hex')}`, name: `conn-${randomBytes(3).toString('hex')}` });
+    const fresh = (): SecretRef => ({
+      tenant: `team-${randomBytes(3).toString('hex')}`,
+      name: `conn-${randomBytes(3).toString('hex')}`,
+    });
 
     it('round-trips a payload', async () => {
       const { store } = setup();
@@ -73,9 +77,13 @@ export function describeStoreContract(title: string, setup: () => StoreUnderTest
       const { store } = setup();
       const ref = fresh();
       const first = await store.putVersion(ref, ciphertext(), { expectedCurrent: null });
-      await expect(store.putVersion(ref, ciphertext(), { expectedCurrent: null })).rejects.toMatchObject({ kind: 'Conflict' });
+      await expect(store.putVersion(ref, ciphertext(), { expectedCurrent: null })).rejects.toMatchObject({
+        kind: 'Conflict',
+      });
       const second = await store.putVersion(ref, ciphertext(), { expectedCurrent: first.version });
-      await expect(store.putVersion(ref, ciphertext(), { expectedCurrent: first.version })).rejects.toMatchObject({ kind: 'Conflict' });
+      await expect(store.putVersion(ref, ciphertext(), { expectedCurrent: first.version })).rejects.toMatchObject({
+        kind: 'Conflict',
+      });
       expect((await store.listVersions(ref)).map((v) => v.version)).toEqual([first.version, second.version]);
     });
 
@@ -94,7 +102,10 @@ export function describeStoreContract(title: string, setup: () => StoreUnderTest
         resilient.putVersion(ref, ciphertext(), { expectedCurrent: written.version }),
         resilient.health(),
       ]) {
-        const error = await attempt.then(() => undefined, (e: unknown) => e);
+        const error = await attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(isStoreError(error, 'Unavailable')).toBe(true);
         expect(isStoreError(error) && error.retryable).toBe(true);
       }

@@ -1,0 +1,90 @@
+// Runs the real entry points as child processes, as a user or kubelet would.
+import { describe, expect, it } from '@jest/globals';
+import { KUBECTL_PLUGIN, LOCAL_EPHEMERAL, MAIN, runToEnd, start } from '../../test/support/component.ts';
+
+const TEST_TIMEOUT_MS = 20_000;
+
+describe('courier', () => {
+  it('lists its commands in --help', async () => {
+    const { code, stdout } = await runToEnd(MAIN, ['--help']);
+    expect(code).toBe(0);
+    for (const command of ['manager', 'webhook', 'agent', 'connect', 'run', 'status', 'doctor', 'rotate-keys']) {
+      expect(stdout).toMatch(new RegExp(`^ {2}${command}\\b`, 'm'));
+    }
+  });
+
+  it('exits 2 naming the flag and variable for a bad value, without a stack trace', async () => {
+    const { code, stderr } = await runToEnd(MAIN, ['webhook', '--metrics-bind-address', 'abc']);
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      'courier: invalid --metrics-bind-address (COURIER_METRICS_BIND_ADDRESS): expected host:port such as ":8080" or "127.0.0.1:8080", got "abc"\n',
+    );
+  });
+
+  it('exits 2 for a bad value from the environment', async () => {
+    const { code, stderr } = await runToEnd(MAIN, ['manager'], { COURIER_SHUTDOWN_TIMEOUT: 'soon' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('invalid --shutdown-timeout (COURIER_SHUTDOWN_TIMEOUT): expected a positive duration');
+  });
+
+  it('exits 2 for an unknown flag', async () => {
+    const { code, stderr } = await runToEnd(MAIN, ['manager', '--no-such-flag']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown option '--no-such-flag'");
+  });
+
+  it('exits 2 naming a kubeconfig that does not exist', async () => {
+    const { code, stderr } = await runToEnd(MAIN, ['manager', '--kubeconfig', '/nonexistent/kubeconfig']);
+    expect(code).toBe(2);
+    expect(stderr).toBe('courier: invalid --kubeconfig (KUBECONFIG): no such file: "/nonexistent/kubeconfig"\n');
+  });
+
+  it.each([
+    ['status', 'the Connection API'],
+    ['agent', 'the credential broker'],
+  ])('says plainly that %s is not implemented yet and exits 3', async (command, feature) => {
+    const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`courier: not implemented yet: ${command} arrives with ${feature}\n`);
+  });
+
+  it(
+    'runs the webhook until SIGTERM, serving /healthz, then exits 0',
+    async () => {
+      const webhook = start(['webhook', ...LOCAL_EPHEMERAL, '--shutdown-timeout', '5s']);
+      const url = await webhook.healthProbeUrl();
+      const health = await fetch(`${url}/healthz`);
+      expect([health.status, await health.text()]).toEqual([200, 'ok']);
+      await webhook.waitForLog('webhook started');
+
+      const stopping = performance.now();
+      webhook.child.kill('SIGTERM');
+      expect(await webhook.exitCode()).toBe(0);
+      expect(performance.now() - stopping).toBeLessThan(5_000);
+      expect(webhook.records.map((record) => record.msg)).toEqual(
+        expect.arrayContaining(['shutting down', 'shutdown complete']),
+      );
+      for (const record of webhook.records) {
+        expect(record).toMatchObject({ level: expect.any(String), time: expect.any(String), component: 'webhook' });
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('kubectl-courier', () => {
+  it('offers the commands people run, under the kubectl name', async () => {
+    const { code, stdout } = await runToEnd(KUBECTL_PLUGIN, ['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: kubectl courier [options] [command]');
+    expect(stdout).toMatch(/^ {2}status\b/m);
+    expect(stdout).not.toMatch(/^ {2}manager\b/m);
+  });
+
+  it('runs them like courier does', async () => {
+    const { code, stderr } = await runToEnd(KUBECTL_PLUGIN, ['doctor']);
+    expect(code).toBe(3);
+    expect(stderr).toBe('kubectl courier: not implemented yet: doctor arrives with installation diagnostics\n');
+  });
+});

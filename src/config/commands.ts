@@ -1,0 +1,155 @@
+// The option tables of Courier's in-cluster processes. Each entry is the single
+// source of its flag, environment variable, help text, default and validation.
+import { LOG_LEVELS } from '../log/logger.ts';
+import type { ConfigOf, OptionSpec } from './options.ts';
+import {
+  bindAddress,
+  dnsLabel,
+  dnsSubdomain,
+  duration,
+  existingFile,
+  existingFileList,
+  httpUrl,
+  nameList,
+  nonEmpty,
+  oneOf,
+  optional,
+  switchValue,
+} from './values.ts';
+
+const logLevel = {
+  flags: '--log-level <level>',
+  env: 'COURIER_LOG_LEVEL',
+  description: `log verbosity: ${LOG_LEVELS.join(', ')}`,
+  defaultValue: 'info',
+  schema: oneOf(LOG_LEVELS),
+} satisfies OptionSpec;
+
+const shutdownTimeout = {
+  flags: '--shutdown-timeout <duration>',
+  env: 'COURIER_SHUTDOWN_TIMEOUT',
+  description:
+    "how long graceful shutdown may take before the process gives up; keep it below the pod's terminationGracePeriodSeconds",
+  defaultValue: '30s',
+  schema: duration(),
+} satisfies OptionSpec;
+
+/** Options shared by the long-running cluster components (manager, webhook). */
+const componentOptions = {
+  logLevel,
+  metricsBindAddress: {
+    flags: '--metrics-bind-address <host:port>',
+    env: 'COURIER_METRICS_BIND_ADDRESS',
+    description: 'address serving Prometheus metrics on /metrics',
+    defaultValue: ':8080',
+    schema: bindAddress(),
+  },
+  healthProbeBindAddress: {
+    flags: '--health-probe-bind-address <host:port>',
+    env: 'COURIER_HEALTH_PROBE_BIND_ADDRESS',
+    description: 'address serving /healthz and /readyz',
+    defaultValue: ':8081',
+    schema: bindAddress(),
+  },
+  kubeconfig: {
+    flags: '--kubeconfig <path>',
+    env: 'KUBECONFIG',
+    description: 'kubeconfig file(s) to reach the API server; the in-cluster service account when unset',
+    schema: optional(existingFileList()),
+  },
+  namespace: {
+    flags: '--namespace <name>',
+    env: 'COURIER_NAMESPACE',
+    description: "Courier's own namespace",
+    defaultValue: 'courier-system',
+    schema: dnsLabel(),
+  },
+  shutdownTimeout,
+} satisfies Record<string, OptionSpec>;
+
+export const managerOptions = {
+  ...componentOptions,
+  leaderElect: {
+    flags: '--leader-elect [true|false]',
+    env: 'COURIER_LEADER_ELECT',
+    description: 'elect a leader so only one manager replica reconciles at a time',
+    defaultValue: 'false',
+    presetValue: 'true',
+    schema: switchValue(),
+  },
+  leaderElectionId: {
+    flags: '--leader-election-id <name>',
+    env: 'COURIER_LEADER_ELECTION_ID',
+    description: 'name of the Lease used for leader election',
+    defaultValue: 'courier-manager',
+    schema: dnsSubdomain(),
+  },
+} satisfies Record<string, OptionSpec>;
+
+export const webhookOptions = {
+  ...componentOptions,
+  webhookBindAddress: {
+    flags: '--webhook-bind-address <host:port>',
+    env: 'COURIER_WEBHOOK_BIND_ADDRESS',
+    description: 'address serving admission requests over TLS',
+    defaultValue: ':9443',
+    schema: bindAddress(),
+  },
+  tlsCertFile: {
+    flags: '--tls-cert-file <path>',
+    env: 'COURIER_TLS_CERT_FILE',
+    description: 'PEM certificate (chain) the admission endpoint presents',
+    schema: optional(existingFile()),
+  },
+  tlsKeyFile: {
+    flags: '--tls-key-file <path>',
+    env: 'COURIER_TLS_KEY_FILE',
+    description: 'PEM private key of --tls-cert-file',
+    schema: optional(existingFile()),
+  },
+} satisfies Record<string, OptionSpec>;
+
+export const AGENT_MODES = ['init', 'sidecar'] as const;
+
+export const agentOptions = {
+  logLevel,
+  shutdownTimeout,
+  brokerUrl: {
+    flags: '--broker-url <url>',
+    env: 'COURIER_BROKER_URL',
+    description: 'URL of the Courier broker that hands out credentials',
+    schema: httpUrl(),
+  },
+  tokenFile: {
+    flags: '--token-file <path>',
+    env: 'COURIER_TOKEN_FILE',
+    description: 'projected service account token presented to the broker',
+    defaultValue: '/var/run/secrets/courier.dev/token',
+    schema: nonEmpty('a file path'),
+  },
+  outputDir: {
+    flags: '--output-dir <path>',
+    env: 'COURIER_OUTPUT_DIR',
+    description: 'directory the credentials are written to',
+    defaultValue: '/var/run/courier',
+    schema: nonEmpty('a directory path'),
+  },
+  connections: {
+    flags: '--connections <names>',
+    env: 'COURIER_CONNECTIONS',
+    description: 'comma-separated Connections to fetch credentials for',
+    schema: nameList(),
+  },
+  mode: {
+    flags: '--mode <mode>',
+    env: 'COURIER_MODE',
+    description: `${AGENT_MODES.join(' or ')}: fetch once and exit, or keep credentials fresh`,
+    schema: oneOf(AGENT_MODES),
+  },
+} satisfies Record<string, OptionSpec>;
+
+export type ManagerConfig = ConfigOf<typeof managerOptions>;
+export type WebhookConfig = ConfigOf<typeof webhookOptions>;
+export type AgentConfig = ConfigOf<typeof agentOptions>;
+/** What every cluster component's process shell needs. */
+export type ComponentConfig = ConfigOf<typeof componentOptions>;

@@ -1,0 +1,70 @@
+// `courier manager` as a process against a real apiserver of its own: it
+// logs the server version, is ready while the apiserver answers and not
+// ready once it is gone, never logs its token, and exits 0 on SIGTERM.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiServerVersionProbe } from '../../src/kube/apiserver.ts';
+import { LOCAL_EPHEMERAL, start } from '../support/component.ts';
+import { ControlPlane, SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
+
+let plane: ControlPlane;
+let token: string;
+let kubeconfigPath: string;
+
+beforeAll(async () => {
+  plane = await ControlPlane.start({ installCrds: false });
+  const core = plane.kubeConfig().makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'courier-manager' } } });
+  const request = await core.createNamespacedServiceAccountToken({
+    name: 'courier-manager',
+    namespace: 'default',
+    body: { spec: { audiences: [SERVICE_ACCOUNT_ISSUER], expirationSeconds: 3600 } },
+  });
+  if (!request.status?.token) throw new Error('TokenRequest returned no token');
+  token = request.status.token;
+  // The manager authenticates with a service-account token, as in a pod.
+  const admin = plane.kubeConfig();
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(admin.getCurrentCluster()!, { name: 'courier-manager', token });
+  kubeconfigPath = path.join(await mkdtemp(path.join(os.tmpdir(), 'courier-manager-')), 'kubeconfig');
+  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+});
+
+afterAll(() => plane?.stop());
+
+describe('courier manager process', () => {
+  it('asks the apiserver for its version and gives up when told to', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    const probe = new ApiServerVersionProbe(kc);
+    await expect(probe.fetchVersion(new AbortController().signal)).resolves.toMatchObject({ gitVersion: 'v1.37.2' });
+    await expect(probe.fetchVersion(AbortSignal.abort())).rejects.toThrow(/abort/i);
+  });
+
+  it('is ready while the apiserver answers, unready without it, hides its token, and stops on SIGTERM', async () => {
+    const manager = start(['manager', ...LOCAL_EPHEMERAL, '--kubeconfig', kubeconfigPath, '--shutdown-timeout', '5s']);
+    const url = await manager.healthProbeUrl();
+    expect(await manager.waitForLog('connected to the Kubernetes API server')).toMatchObject({
+      level: 'info',
+      version: 'v1.37.2',
+    });
+    const ready = await fetch(`${url}/readyz?verbose`);
+    expect([ready.status, await ready.text()]).toEqual([200, '[+]apiserver ok\n[+]shutdown ok\nreadyz check passed\n']);
+
+    await plane.stop();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 503; i++) {
+      status = (await fetch(`${url}/readyz`)).status;
+      if (status !== 503) await sleep(200);
+    }
+    expect(status).toBe(503);
+
+    manager.child.kill('SIGTERM');
+    expect(await manager.exitCode()).toBe(0);
+    expect(JSON.stringify(manager.records)).not.toContain(token);
+  });
+});
