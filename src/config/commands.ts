@@ -69,6 +69,12 @@ const componentOptions = {
 
 export const managerOptions = {
   ...componentOptions,
+  config: {
+    flags: '--config <path>',
+    env: 'COURIER_CONFIG',
+    description: 'configuration file (stores, key-encryption key); the embedded defaults when unset',
+    schema: optional(existingFile()),
+  },
   leaderElect: {
     flags: '--leader-elect [true|false]',
     env: 'COURIER_LEADER_ELECT',

@@ -5,7 +5,7 @@ const problemsOf = (text: string): readonly string[] => {
   try {
     parseCourierConfig(text, 'config.yaml');
   } catch (error) {
-    if (error instanceof ConfigFileError) return error.problems;
+    if (error instanceof ConfigFileError) return error.fieldProblems;
     throw error;
   }
   throw new Error('expected the configuration to be rejected');

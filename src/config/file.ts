@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from './errors.ts';
 
 const name = z
   .string()
@@ -116,13 +117,14 @@ export const EMBEDDED_CONFIG: CourierConfig = {
   kek: { provider: 'local' },
 };
 
-export class ConfigFileError extends Error {
-  readonly problems: readonly string[];
+/** A ConfigError, so the CLI prints it without a stack trace and exits 2. */
+export class ConfigFileError extends ConfigError {
+  readonly fieldProblems: readonly string[];
 
   constructor(file: string, problems: string[]) {
-    super(`configuration file ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super([`configuration file ${file} is invalid:`, ...problems.map((p) => `  - ${p}`)]);
     this.name = 'ConfigFileError';
-    this.problems = problems;
+    this.fieldProblems = problems;
   }
 }
 

@@ -66,14 +66,23 @@ export class GcpSecretManagerStore implements SecretStore {
       });
     }
     const [version] = await this.call(ref, () =>
-      this.client.addSecretVersion({ parent: this.secretName(ref), payload: { data: Buffer.from(payload) } }, CALL_OPTIONS),
+      this.client.addSecretVersion(
+        { parent: this.secretName(ref), payload: { data: Buffer.from(payload) } },
+        CALL_OPTIONS,
+      ),
     );
-    return { version: versionNumber(version.name), ...(version.createTime ? { createdAt: toDate(version.createTime) } : {}) };
+    return {
+      version: versionNumber(version.name),
+      ...(version.createTime ? { createdAt: toDate(version.createTime) } : {}),
+    };
   }
 
   async get(ref: SecretRef, version?: string): Promise<StoredSecret> {
     const [response] = await this.call(ref, () =>
-      this.client.accessSecretVersion({ name: `${this.secretName(ref)}/versions/${version ?? 'latest'}` }, CALL_OPTIONS),
+      this.client.accessSecretVersion(
+        { name: `${this.secretName(ref)}/versions/${version ?? 'latest'}` },
+        CALL_OPTIONS,
+      ),
     );
     const data = response.payload?.data;
     if (data === undefined || data === null) throw notFound(this.name, describe(ref));
@@ -99,7 +108,9 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   async health(): Promise<void> {
-    await this.call(undefined, () => this.client.listSecrets({ parent: this.parent(), pageSize: 1 }, { ...CALL_OPTIONS, autoPaginate: false }));
+    await this.call(undefined, () =>
+      this.client.listSecrets({ parent: this.parent(), pageSize: 1 }, { ...CALL_OPTIONS, autoPaginate: false }),
+    );
   }
 
   /** Closes the gRPC channel. */

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ApiServerVersionProbe } from '../../src/kube/apiserver.ts';
-import { LOCAL_EPHEMERAL, start } from '../support/component.ts';
+import { LOCAL_EPHEMERAL, MAIN, runToEnd, start } from '../support/component.ts';
 import { ControlPlane, SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
 
 let plane: ControlPlane;
@@ -19,6 +19,26 @@ beforeAll(async () => {
   plane = await ControlPlane.start({ installCrds: false });
   const core = plane.kubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'courier-manager' } } });
+  // What the chart grants: the manager reads and writes Secrets in its own namespace.
+  await core.createNamespace({ body: { metadata: { name: 'courier-system' } } });
+  const rbac = plane.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({
+    namespace: 'courier-system',
+    body: {
+      metadata: { name: 'courier-manager' },
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      ],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: 'courier-system',
+    body: {
+      metadata: { name: 'courier-manager' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'courier-manager' },
+      subjects: [{ kind: 'ServiceAccount', name: 'courier-manager', namespace: 'default' }],
+    },
+  });
   const request = await core.createNamespacedServiceAccountToken({
     name: 'courier-manager',
     namespace: 'default',
@@ -37,6 +57,19 @@ beforeAll(async () => {
 afterAll(() => plane?.stop());
 
 describe('courier manager process', () => {
+  it('refuses a configuration file with a bad field, naming it, and exits 2', async () => {
+    const file = path.join(path.dirname(kubeconfigPath), 'courier.yaml');
+    await writeFile(
+      file,
+      'stores:\n  - name: aws\n    type: aws-secrets-manager\n    awsSecretsManager: {}\ndefaultStore: aws\n',
+    );
+    const { code, stderr } = await runToEnd(MAIN, ['manager', '--kubeconfig', kubeconfigPath, '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      `courier: configuration file ${file} is invalid:\ncourier:   - stores.0.awsSecretsManager.region: Invalid input: expected string, received undefined\n`,
+    );
+  });
+
   it('asks the apiserver for its version and gives up when told to', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
@@ -52,8 +85,17 @@ describe('courier manager process', () => {
       level: 'info',
       version: 'v1.37.2',
     });
+    expect(await manager.waitForLog('running on the embedded defaults')).toMatchObject({
+      stores: ['kubernetes'],
+      defaultStore: 'kubernetes',
+      kek: 'local',
+    });
     const ready = await fetch(`${url}/readyz?verbose`);
-    expect([ready.status, await ready.text()]).toEqual([200, '[+]apiserver ok\n[+]shutdown ok\nreadyz check passed\n']);
+    const readiness = await ready.text();
+    expect(ready.status).toBe(200);
+    for (const check of ['[+]apiserver ok', '[+]store-kubernetes ok', '[+]shutdown ok', 'readyz check passed']) {
+      expect(readiness).toContain(check);
+    }
 
     await plane.stop();
     let status = 0;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
+import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
+import { StoreRegistry } from '../../stores/registry.ts';
 import { readConfig } from '../../config/options.ts';
 import { ApiServerVersionProbe } from '../../kube/apiserver.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
@@ -14,14 +16,30 @@ export const managerCommand: CommandDefinition = {
   description: 'run the operator that reconciles Courier resources',
   helpGroup: 'Cluster components:',
   options: managerOptions,
-  run: (command: Command) => {
+  run: async (command: Command) => {
     const config = readConfig(managerOptions, command);
-    return runComponent('manager', config, (context) => startManager(config, context));
+    // Read before starting anything: a bad file is a usage error, like a bad flag.
+    const courierConfig = await loadCourierConfig(config.config);
+    return runComponent('manager', config, (context) => startManager(config, courierConfig, context));
   },
 };
 
-async function startManager(config: ManagerConfig, { logger, probes }: ComponentContext): Promise<void> {
+async function startManager(
+  config: ManagerConfig,
+  courierConfig: CourierConfig,
+  { logger, probes }: ComponentContext,
+): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const stores = new StoreRegistry(courierConfig.stores, courierConfig.defaultStore, {
+    kubeConfig,
+    namespace: config.namespace,
+  });
+  logger.info(
+    { stores: stores.names(), defaultStore: stores.defaultStore, kek: courierConfig.kek.provider },
+    config.config ? `configuration read from ${config.config}` : 'running on the embedded defaults',
+  );
+  // The default store must answer before the manager takes work.
+  probes.addReadinessCheck(`store-${stores.defaultStore}`, (signal) => stores.get().health({ signal }));
   const server = kubeConfig.getCurrentCluster()?.server;
   const apiServer = new ApiServerVersionProbe(kubeConfig);
   probes.addReadinessCheck('apiserver', async (signal) => {
