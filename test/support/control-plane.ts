@@ -51,10 +51,12 @@ export class ControlPlane {
   readonly binDir: string;
   readonly server: string;
   readonly kubeconfigPath: string;
+  /** etcd's client URL, for tests that inspect what reached storage. */
+  readonly etcdUrl: string;
   private readonly admin: KeyPairPem & { caPem: string };
 
   private constructor(
-    fields: Pick<ControlPlane, 'workDir' | 'binDir' | 'server' | 'kubeconfigPath'> & {
+    fields: Pick<ControlPlane, 'workDir' | 'binDir' | 'server' | 'kubeconfigPath' | 'etcdUrl'> & {
       admin: KeyPairPem & { caPem: string };
     },
   ) {
@@ -62,6 +64,7 @@ export class ControlPlane {
     this.binDir = fields.binDir;
     this.server = fields.server;
     this.kubeconfigPath = fields.kubeconfigPath;
+    this.etcdUrl = fields.etcdUrl;
     this.admin = fields.admin;
   }
 
@@ -108,9 +111,16 @@ export class ControlPlane {
     const kubeconfigPath = file('kubeconfig');
     await writeFile(kubeconfigPath, kubeconfigYaml(server, ca.certPem, admin), { mode: 0o600 });
 
-    const plane = new ControlPlane({ workDir, binDir, server, kubeconfigPath, admin: { ...admin, caPem: ca.certPem } });
+    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    const plane = new ControlPlane({
+      workDir,
+      binDir,
+      server,
+      kubeconfigPath,
+      etcdUrl,
+      admin: { ...admin, caPem: ca.certPem },
+    });
     try {
-      const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
       plane.launch('etcd', [
         `--data-dir=${file('etcd-data')}`,
         `--listen-client-urls=${etcdUrl}`,

@@ -12,5 +12,7 @@ export default async function globalSetup(): Promise<void> {
   // Jest workers inherit the environment; globalTeardown shares globalThis.
   process.env.COURIER_TEST_KUBECONFIG = plane.kubeconfigPath;
   process.env.COURIER_TEST_BIN_DIR = plane.binDir;
+  process.env.COURIER_TEST_ETCD_URL = plane.etcdUrl;
+  process.env.COURIER_TEST_LOG_DIR = plane.workDir;
   (globalThis as { courierControlPlane?: ControlPlane }).courierControlPlane = plane;
 }
