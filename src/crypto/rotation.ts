@@ -8,6 +8,7 @@ import type { CredentialSealer } from './envelope.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import type { KeyEncryptionKey } from './kek/provider.ts';
 import type { TenantKeys } from './tenant-keys.ts';
+import type { UploadKeys } from './upload-keys.ts';
 
 export interface RotationProgress {
   (event: { step: string; done: number; total: number }): void;
@@ -20,12 +21,13 @@ export interface KekRotationResult {
   rewrappedKeys: number;
 }
 
-/** Rotates the KEK and re-wraps every tenant key and the fingerprint key. */
+/** Rotates the KEK and re-wraps every key under it: tenant keys, the fingerprint key, the upload keys. */
 export async function rotateKek(
   deps: {
     kek: KeyEncryptionKey;
     tenantKeys: TenantKeys;
     fingerprinter: Fingerprinter;
+    uploadKeys: UploadKeys;
     tenants: () => Promise<string[]>;
   },
   progress: RotationProgress = () => {},
@@ -39,7 +41,8 @@ export async function rotateKek(
     rewrappedKeys += await deps.tenantKeys.rewrap(tenant);
     progress({ step: 'rewrap tenant keys', done: i + 1, total: tenants.length });
   }
-  await deps.fingerprinter.rewrap();
+  if (await deps.fingerprinter.rewrap()) rewrappedKeys++;
+  rewrappedKeys += await deps.uploadKeys.rewrap();
   return { kekId: await deps.kek.currentId(), rotated, rewrappedKeys };
 }
 
