@@ -40,7 +40,7 @@ describe('courier', () => {
   });
 
   it.each([
-    ['status', 'the Connection API'],
+    ['status', 'the kubectl plugin'],
     ['agent', 'the credential broker'],
   ])('says plainly that %s is not implemented yet and exits 3', async (command, feature) => {
     const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
@@ -85,6 +85,6 @@ describe('kubectl-courier', () => {
   it('runs them like courier does', async () => {
     const { code, stderr } = await runToEnd(KUBECTL_PLUGIN, ['doctor']);
     expect(code).toBe(3);
-    expect(stderr).toBe('kubectl courier: not implemented yet: doctor arrives with installation diagnostics\n');
+    expect(stderr).toBe('kubectl courier: not implemented yet: doctor arrives with the kubectl plugin\n');
   });
 });

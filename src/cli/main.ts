@@ -2,13 +2,14 @@
 import { agentCommand } from './commands/agent.ts';
 import { managerCommand } from './commands/manager.ts';
 import { peopleCommands } from './commands/people.ts';
+import { rotateKeysCommand } from './commands/rotate-keys.ts';
 import { webhookCommand } from './commands/webhook.ts';
 import { runCli } from './program.ts';
 
 const courier = {
   name: 'courier',
   description: 'Kubernetes operator and admission-time credential injector for scan jobs',
-  commands: [managerCommand, webhookCommand, agentCommand, ...peopleCommands],
+  commands: [managerCommand, webhookCommand, agentCommand, rotateKeysCommand, ...peopleCommands],
 };
 
 process.exit(await runCli(courier, process.argv));

@@ -34,6 +34,28 @@ const shutdownTimeout = {
   schema: duration(),
 } satisfies OptionSpec;
 
+const kubeconfig = {
+  flags: '--kubeconfig <path>',
+  env: 'KUBECONFIG',
+  description: 'kubeconfig file(s) to reach the API server; the in-cluster service account when unset',
+  schema: optional(existingFileList()),
+} satisfies OptionSpec;
+
+const namespace = {
+  flags: '--namespace <name>',
+  env: 'COURIER_NAMESPACE',
+  description: "Courier's own namespace",
+  defaultValue: 'courier-system',
+  schema: dnsLabel(),
+} satisfies OptionSpec;
+
+const config = {
+  flags: '--config <path>',
+  env: 'COURIER_CONFIG',
+  description: 'configuration file (stores, key-encryption key); the embedded defaults when unset',
+  schema: optional(existingFile()),
+} satisfies OptionSpec;
+
 /** Options shared by the long-running cluster components (manager, webhook). */
 const componentOptions = {
   logLevel,
@@ -51,30 +73,14 @@ const componentOptions = {
     defaultValue: ':8081',
     schema: bindAddress(),
   },
-  kubeconfig: {
-    flags: '--kubeconfig <path>',
-    env: 'KUBECONFIG',
-    description: 'kubeconfig file(s) to reach the API server; the in-cluster service account when unset',
-    schema: optional(existingFileList()),
-  },
-  namespace: {
-    flags: '--namespace <name>',
-    env: 'COURIER_NAMESPACE',
-    description: "Courier's own namespace",
-    defaultValue: 'courier-system',
-    schema: dnsLabel(),
-  },
+  kubeconfig,
+  namespace,
   shutdownTimeout,
 } satisfies Record<string, OptionSpec>;
 
 export const managerOptions = {
   ...componentOptions,
-  config: {
-    flags: '--config <path>',
-    env: 'COURIER_CONFIG',
-    description: 'configuration file (stores, key-encryption key); the embedded defaults when unset',
-    schema: optional(existingFile()),
-  },
+  config,
   leaderElect: {
     flags: '--leader-elect [true|false]',
     env: 'COURIER_LEADER_ELECT',
@@ -154,6 +160,36 @@ export const agentOptions = {
   },
 } satisfies Record<string, OptionSpec>;
 
+export const rotateKeysOptions = {
+  logLevel,
+  kubeconfig,
+  namespace,
+  config,
+  kek: {
+    flags: '--kek [true|false]',
+    env: 'COURIER_ROTATE_KEK',
+    description: 'rotate the key-encryption key and re-wrap every key under it',
+    defaultValue: 'false',
+    presetValue: 'true',
+    schema: switchValue(),
+  },
+  tenants: {
+    flags: '--tenants <namespaces>',
+    env: 'COURIER_ROTATE_TENANTS',
+    description: 'give these tenants (namespaces) new data keys and re-seal their credentials',
+    schema: optional(nameList()),
+  },
+  allTenants: {
+    flags: '--all-tenants [true|false]',
+    env: 'COURIER_ROTATE_ALL_TENANTS',
+    description: 'do that for every tenant that has a data key',
+    defaultValue: 'false',
+    presetValue: 'true',
+    schema: switchValue(),
+  },
+} satisfies Record<string, OptionSpec>;
+
+export type RotateKeysConfig = ConfigOf<typeof rotateKeysOptions>;
 export type ManagerConfig = ConfigOf<typeof managerOptions>;
 export type WebhookConfig = ConfigOf<typeof webhookOptions>;
 export type AgentConfig = ConfigOf<typeof agentOptions>;

@@ -8,32 +8,34 @@ const HELP_GROUP = 'Commands:';
 export const peopleCommands: readonly CommandDefinition[] = [
   {
     name: 'connect',
-    description: 'set up a Connection to a system scan jobs need credentials for',
+    description: 'store a credential for a ToolConnection, encrypted on this machine (aws | generic)',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the Connection API'),
+    run: notImplementedYet('the kubectl plugin'),
   },
   {
     name: 'run',
-    description: 'run a scan job with credentials injected',
+    description: 'run a ScanSchedule now (sets courier.dev/run-now)',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('admission-time credential injection'),
+    run: notImplementedYet('the ScanSchedule controller'),
   },
   {
     name: 'status',
-    description: 'show Connections and the state of their credentials',
+    description: 'show ToolConnections and ScanSchedules with their conditions',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the Connection API'),
+    run: notImplementedYet('the kubectl plugin'),
   },
   {
     name: 'doctor',
-    description: 'check a Courier installation for common problems',
+    description: 'check webhook reachability, certificate expiry, store health and the leader',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('installation diagnostics'),
-  },
-  {
-    name: 'rotate-keys',
-    description: "rotate the broker's signing keys",
-    helpGroup: HELP_GROUP,
-    run: notImplementedYet('broker key management'),
+    run: notImplementedYet('the kubectl plugin'),
   },
 ];
+
+/** For kubectl: runs `courier rotate-keys` in the manager pod, once the plugin lands. */
+export const kubectlRotateKeys: CommandDefinition = {
+  name: 'rotate-keys',
+  description: "rotate the key-encryption key or tenants' data keys (runs in the manager pod)",
+  helpGroup: HELP_GROUP,
+  run: notImplementedYet('the kubectl plugin'),
+};
