@@ -11,6 +11,9 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Integration tests start processes and talk to real servers; unit tests
+  // finish far sooner. (testTimeout is global: projects cannot set their own.)
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.test.ts'] },
     {
@@ -19,7 +22,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 120000,
     },
   ],
 };

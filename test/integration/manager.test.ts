@@ -27,7 +27,11 @@ beforeAll(async () => {
     body: {
       metadata: { name: 'courier-manager' },
       rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+        {
+          apiGroups: [''],
+          resources: ['secrets', 'configmaps'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
+        },
       ],
     },
   });
@@ -96,6 +100,19 @@ describe('courier manager process', () => {
     for (const check of ['[+]apiserver ok', '[+]store-kubernetes ok', '[+]shutdown ok', 'readyz check passed']) {
       expect(readiness).toContain(check);
     }
+
+    // It publishes an upload key for `kubectl courier connect`.
+    const core = plane.kubeConfig().makeApiClient(CoreV1Api);
+    let jwks: { keys: Array<{ kid: string; d?: string }> } | undefined;
+    for (let i = 0; i < 50 && !jwks; i++) {
+      const map = await core
+        .readNamespacedConfigMap({ name: 'courier-upload-keys', namespace: 'courier-system' })
+        .catch(() => undefined);
+      if (map?.data?.['jwks.json']) jwks = JSON.parse(map.data['jwks.json']);
+      else await sleep(200);
+    }
+    expect(jwks?.keys).toHaveLength(1);
+    expect(jwks?.keys[0]?.d).toBeUndefined();
 
     await plane.stop();
     let status = 0;

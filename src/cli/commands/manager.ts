@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
 import { StoreRegistry } from '../../stores/registry.ts';
+import { createKeyHierarchy } from '../../crypto/key-hierarchy.ts';
+import { kekFromConfig } from '../../crypto/kek/registry.ts';
 import { readConfig } from '../../config/options.ts';
 import { ApiServerVersionProbe } from '../../kube/apiserver.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
@@ -10,6 +12,8 @@ import type { CommandDefinition } from '../program.ts';
 import { runComponent, type ComponentContext } from './component-process.ts';
 
 const STARTUP_VERSION_TIMEOUT_MS = 10_000;
+const UPLOAD_KEY_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+const UPLOAD_KEY_CHECK_MS = 60 * 60 * 1000;
 
 export const managerCommand: CommandDefinition = {
   name: 'manager',
@@ -27,7 +31,7 @@ export const managerCommand: CommandDefinition = {
 async function startManager(
   config: ManagerConfig,
   courierConfig: CourierConfig,
-  { logger, probes }: ComponentContext,
+  { logger, probes, lifecycle }: ComponentContext,
 ): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const stores = new StoreRegistry(courierConfig.stores, courierConfig.defaultStore, {
@@ -38,6 +42,19 @@ async function startManager(
     { stores: stores.names(), defaultStore: stores.defaultStore, kek: courierConfig.kek.provider },
     config.config ? `configuration read from ${config.config}` : 'running on the embedded defaults',
   );
+  const kek = kekFromConfig(courierConfig.kek);
+  const keys = createKeyHierarchy(kubeConfig, { namespace: config.namespace, ...(kek ? { kek } : {}) });
+  // Keeps a young upload key published for `kubectl courier connect`. Every
+  // replica may do this: the Secret's optimistic concurrency lets one win.
+  const ensureUploadKey = () =>
+    keys.uploadKeys.ensureCurrent(UPLOAD_KEY_MAX_AGE_MS).then(
+      (jwks) => logger.debug({ uploadKeys: jwks.keys.map((k) => k.kid) }, 'upload keys current'),
+      (err: unknown) => logger.warn({ err }, 'could not check the upload keys; retrying within the hour'),
+    );
+  void ensureUploadKey();
+  const uploadKeyTimer = setInterval(() => void ensureUploadKey(), UPLOAD_KEY_CHECK_MS);
+  lifecycle.onShutdown('upload key rotation', () => clearInterval(uploadKeyTimer));
+
   // The default store must answer before the manager takes work.
   probes.addReadinessCheck(`store-${stores.defaultStore}`, (signal) => stores.get().health({ signal }));
   const server = kubeConfig.getCurrentCluster()?.server;
