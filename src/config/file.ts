@@ -33,7 +33,11 @@ const awsSecretsManagerStore = z.strictObject({
   awsSecretsManager: z.strictObject({
     region,
     endpoint: url.optional(),
-    prefix: z.string().regex(/^[A-Za-z0-9/_+=.@-]*$/).max(128).default('courier/'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]*$/)
+      .max(128)
+      .default('courier/'),
     kmsKeyId: z.string().min(1).optional(),
     recoveryWindowDays: z
       .number()
@@ -50,7 +54,11 @@ const gcpSecretManagerStore = z.strictObject({
     project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id'),
     endpoint: hostPort.optional(),
     insecure: z.boolean().default(false),
-    prefix: z.string().regex(/^[A-Za-z0-9_-]*$/).max(64).default('courier_'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]*$/)
+      .max(64)
+      .default('courier_'),
   }),
 });
 
@@ -75,13 +83,31 @@ const vaultStore = z.strictObject({
   }),
 });
 
-const store = z.discriminatedUnion('type', [kubernetesStore, awsSecretsManagerStore, gcpSecretManagerStore, vaultStore]);
+const store = z.discriminatedUnion('type', [
+  kubernetesStore,
+  awsSecretsManagerStore,
+  gcpSecretManagerStore,
+  vaultStore,
+]);
 
 const kek = z.discriminatedUnion('provider', [
   z.strictObject({ provider: z.literal('local') }),
   z.strictObject({
     provider: z.literal('aws-kms'),
     awsKms: z.strictObject({ keyId: z.string().min(1), region, endpoint: url.optional() }),
+  }),
+  z.strictObject({
+    provider: z.literal('gcp-kms'),
+    gcpKms: z.strictObject({
+      keyName: z
+        .string()
+        .regex(
+          /^projects\/[^/\s]+\/locations\/[^/\s]+\/keyRings\/[^/\s]+\/cryptoKeys\/[^/\s]+$/,
+          'must be a Cloud KMS key name such as projects/my-project/locations/global/keyRings/courier/cryptoKeys/kek (a key, not a key version)',
+        ),
+      endpoint: hostPort.optional(),
+      insecure: z.boolean().default(false),
+    }),
   }),
 ]);
 
@@ -94,7 +120,8 @@ export const courierConfigSchema = z
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
     config.stores.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['stores', i, 'name'], message: `duplicate store name "${s.name}"` });
+      if (seen.has(s.name))
+        ctx.addIssue({ code: 'custom', path: ['stores', i, 'name'], message: `duplicate store name "${s.name}"` });
       seen.add(s.name);
     });
     if (!seen.has(config.defaultStore)) {

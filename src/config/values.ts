@@ -31,9 +31,7 @@ export function optional<T>(schema: z.ZodType<T>): z.ZodType<T | undefined> {
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(choices: T): z.ZodType<T[number]> {
-  return parsedValue(`one of ${choices.join(', ')}`, (raw) =>
-    choices.includes(raw) ? (raw as T[number]) : undefined,
-  );
+  return parsedValue(`one of ${choices.join(', ')}`, (raw) => (choices.includes(raw) ? (raw as T[number]) : undefined));
 }
 
 export function bindAddress(): z.ZodType<BindAddress> {
@@ -76,17 +74,15 @@ function isDnsSubdomain(text: string): boolean {
 
 /** A namespace name. */
 export function dnsLabel(): z.ZodType<string> {
-  return parsedValue(
-    'a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)',
-    (raw) => (isDnsLabel(raw) ? raw : undefined),
+  return parsedValue('a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)', (raw) =>
+    isDnsLabel(raw) ? raw : undefined,
   );
 }
 
 /** An object name such as a Lease's. */
 export function dnsSubdomain(): z.ZodType<string> {
-  return parsedValue(
-    'a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", at most 253 characters)',
-    (raw) => (isDnsSubdomain(raw) ? raw : undefined),
+  return parsedValue('a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", at most 253 characters)', (raw) =>
+    isDnsSubdomain(raw) ? raw : undefined,
   );
 }
 
@@ -116,7 +112,8 @@ export function existingFile(): z.ZodType<string> {
 export function existingFileList(): z.ZodType<string[]> {
   return z.string({ error: REQUIRED }).transform((raw, ctx) => {
     const paths = raw.split(delimiter).filter((path) => path !== '');
-    if (paths.length === 0) ctx.addIssue({ code: 'custom', message: `expected file paths, got ${JSON.stringify(raw)}` });
+    if (paths.length === 0)
+      ctx.addIssue({ code: 'custom', message: `expected file paths, got ${JSON.stringify(raw)}` });
     for (const path of paths.filter((path) => !isFile(path))) {
       ctx.addIssue({ code: 'custom', message: `no such file: ${JSON.stringify(path)}` });
     }
