@@ -38,6 +38,7 @@ export interface ControlPlaneOptions {
 
 interface ManagedProcess {
   name: string;
+  args: string[];
   child: ChildProcess;
   logPath: string;
   exited: Promise<number | null>;
@@ -219,13 +220,26 @@ export class ControlPlane {
 
   private launch(name: string, args: string[]): void {
     const logPath = path.join(this.workDir, `${name}.log`);
-    const log = createWriteStream(logPath);
+    const log = createWriteStream(logPath, { flags: 'a' });
     const child = spawn(path.join(this.binDir, name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     this.logs[name] = logPath;
-    this.processes.push({ name, child, logPath, exited });
+    this.processes.push({ name, args, child, logPath, exited });
+  }
+
+  /** Stops kube-apiserver and starts it again on the same port, as an upgrade or crash would. */
+  async restartApiServer(downtimeMs = 0): Promise<void> {
+    const index = this.processes.findIndex((p) => p.name === 'kube-apiserver');
+    const proc = this.processes[index];
+    if (!proc) throw new Error('kube-apiserver is not running');
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    this.processes.splice(index, 1);
+    if (downtimeMs > 0) await sleep(downtimeMs);
+    this.launch('kube-apiserver', proc.args);
+    await this.waitFor('kube-apiserver', () => this.apiOk('/readyz'));
   }
 
   private async waitFor(name: string, ready: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
