@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isSensitiveKey, redact, REDACTED, redactString, registerSecret } from './redact.ts';
+import { isSensitiveKey, redact, REDACTED, redactError, redactString, registerSecret } from './redact.ts';
 
 describe('isSensitiveKey', () => {
   it.each([
@@ -146,5 +146,21 @@ describe('registerSecret', () => {
   it('matches regex metacharacters literally', () => {
     registerSecret('a.b*c(d)');
     expect(redactString('aXbbc(d) a.b*c(d)')).toBe(`aXbbc(d) ${REDACTED}`);
+  });
+});
+
+describe('Kubernetes API errors', () => {
+  it('keep the status code and the apiserver message, not the response body and headers', async () => {
+    const { ApiException } = await import('@kubernetes/client-node');
+    const body = JSON.stringify({ kind: 'Status', code: 403, message: 'secrets "x" is forbidden' });
+    const error = new ApiException(403, 'Unknown API Status Code!', body, {
+      'audit-id': 'abc',
+      'set-cookie': 'session=1',
+    });
+    const serialized = redactError(error);
+    expect(serialized.message).toBe('HTTP 403: secrets "x" is forbidden');
+    expect(serialized.stack?.split('\n')[0]).toBe('HTTP 403: secrets "x" is forbidden');
+    expect(JSON.stringify(serialized)).not.toContain('audit-id');
+    expect(JSON.stringify(serialized)).not.toContain('session=1');
   });
 });

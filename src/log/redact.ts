@@ -126,15 +126,36 @@ function redactObject(value: object, ancestors: Set<object>): Record<string, unk
 }
 
 function serializeError(error: Error, ancestors: Set<object>): SerializedError {
+  const summary = apiErrorSummary(error);
   const serialized: SerializedError = {
     type: error.constructor?.name || error.name,
-    message: redactString(error.message),
+    message: redactString(summary ?? error.message),
   };
-  if (error.stack !== undefined) serialized.stack = redactString(error.stack);
+  if (error.stack !== undefined) {
+    // The stack starts with the message; keep only its frames after a summary.
+    const frames = error.stack.split('\n').filter((line) => /^\s+at /.test(line));
+    serialized.stack = redactString(summary ? [summary, ...frames].join('\n') : error.stack);
+  }
   const code = (error as { code?: unknown }).code;
   if (code !== undefined) serialized.code = redactValue(code, ancestors);
   if (error.cause !== undefined) serialized.cause = redactValue(error.cause, ancestors);
   return serialized;
+}
+
+/**
+ * client-node's ApiException puts the whole response body and headers in its
+ * message. A log needs the status code and the apiserver's own message only.
+ */
+function apiErrorSummary(error: Error): string | undefined {
+  const { code, body } = error as { code?: unknown; body?: unknown };
+  if (typeof code !== 'number' || body === undefined) return undefined;
+  let message: unknown;
+  try {
+    message = (typeof body === 'string' ? JSON.parse(body) : body)?.message;
+  } catch {
+    message = undefined;
+  }
+  return typeof message === 'string' ? `HTTP ${code}: ${message}` : `HTTP ${code}`;
 }
 
 function hasToJSON(value: object): value is { toJSON(): unknown } {
