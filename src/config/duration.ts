@@ -1,10 +1,11 @@
 // Durations are written the way Kubernetes tooling writes them (Go's
-// time.ParseDuration): "30s", "2m", "1m30s", "1.5h", "500ms".
+// time.ParseDuration): "30s", "2m", "1m30s", "1.5h", "500ms"; and, as the
+// CRDs allow for long periods, days: "90d".
 
-const MS_PER_UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const MS_PER_UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
 /**
  * Parses a duration into whole milliseconds, or returns undefined when `text`
