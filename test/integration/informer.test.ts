@@ -2,7 +2,14 @@
 // that silently freezes the watch connection: it keeps delivering events.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
 import { ResilientInformer, type InformerEvent } from '../../src/controllers/runtime/informer.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { ControlPlane } from '../support/control-plane.ts';
@@ -64,6 +71,37 @@ afterAll(async () => {
 });
 
 describe('ResilientInformer', () => {
+  it('finishes starting once a list succeeds, even when the first ones fail', async () => {
+    // The CRD does not exist yet: lists fail with 404 until it is installed.
+    const kc = plane.kubeConfig();
+    const objects = kc.makeApiClient(CustomObjectsApi);
+    const early = new ResilientInformer<KubernetesObject>(
+      kc,
+      {
+        path: '/apis/courier.dev/v1alpha1/namespaces/default/toolconnections',
+        list: () =>
+          objects.listNamespacedCustomObject({
+            group: 'courier.dev',
+            version: 'v1alpha1',
+            namespace: 'default',
+            plural: 'toolconnections',
+          }) as Promise<KubernetesListObject<KubernetesObject>>,
+        staleAfterMs: 60_000,
+        restartBaseMs: 100,
+        restartMaxMs: 500,
+      },
+      createLogger({ level: 'error', component: 'informer-test' }),
+    );
+    let started = false;
+    const starting = early.start().then(() => (started = true));
+    await sleep(1_000);
+    expect(started).toBe(false);
+    expect(early.restarts).toBeGreaterThan(0);
+    await plane.installCrds();
+    await starting;
+    await early.stop();
+  });
+
   it('delivers adds, updates and deletes and keeps its cache', async () => {
     await configMap('first');
     await until(() => saw('add', 'first'), 5_000);

@@ -229,12 +229,13 @@ export class ControlPlane {
     this.processes.push({ name, args, child, logPath, exited });
   }
 
-  /** Stops kube-apiserver and starts it again on the same port, as an upgrade or crash would. */
+  /** Kills kube-apiserver and starts it again on the same port, as a crash would. */
   async restartApiServer(downtimeMs = 0): Promise<void> {
     const index = this.processes.findIndex((p) => p.name === 'kube-apiserver');
     const proc = this.processes[index];
     if (!proc) throw new Error('kube-apiserver is not running');
-    proc.child.kill('SIGTERM');
+    // SIGKILL: a graceful stop waits for open watches to drain, up to a minute.
+    proc.child.kill('SIGKILL');
     await proc.exited;
     this.processes.splice(index, 1);
     if (downtimeMs > 0) await sleep(downtimeMs);

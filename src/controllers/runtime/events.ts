@@ -1,6 +1,7 @@
 // Kubernetes Events (events.k8s.io/v1) about Courier's objects, for
 // `kubectl describe` and `kubectl events`. Notes are written for people and
 // must never hold a secret: callers pass reasons and names, not values.
+import { randomBytes } from 'node:crypto';
 import { EventsV1Api, V1MicroTime, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.ts';
 import { redactString } from '../../log/redact.ts';
@@ -31,7 +32,8 @@ export class KubernetesEventRecorder implements EventRecorder {
       await this.api.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { generateName: `${name}.`, namespace },
+          // Named like the kubelet's and client-go's Events: <object>.<random>.
+          metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
           eventTime: new V1MicroTime(Date.now()),
           reportingController: this.controller,
           reportingInstance: this.instance,

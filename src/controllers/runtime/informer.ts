@@ -39,7 +39,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private watchdog: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = true;
-  private syncedOnce: Promise<void> | undefined;
+  private markSynced: () => void = () => {};
   /** How often the informer was restarted after an error or silence. */
   restarts = 0;
 
@@ -53,13 +53,18 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.handlers.push(handler);
   }
 
-  /** Starts watching; resolves once the first list has filled the cache. */
+  /**
+   * Starts watching; resolves once a list has filled the cache — the first
+   * one that succeeds, since the first attempt may fail (an apiserver still
+   * initialising a CRD's storage answers 429) and be retried.
+   */
   start(): Promise<void> {
     this.stopped = false;
-    this.syncedOnce = this.connect();
+    const synced = new Promise<void>((resolve) => (this.markSynced = resolve));
+    this.connect();
     this.watchdog = setInterval(() => this.checkStaleness(), Math.max(100, this.options.staleAfterMs / 4));
     this.watchdog.unref();
-    return this.syncedOnce;
+    return synced;
   }
 
   async stop(): Promise<void> {
@@ -78,10 +83,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   /** A fresh ListWatch: lists everything, then watches from there. */
-  private connect(): Promise<void> {
+  private connect(): void {
     const previous = this.current;
-    let synced!: () => void;
-    const listed = new Promise<void>((resolve) => (synced = resolve));
     const informer = new ListWatch<T>(
       this.options.path,
       new Watch(this.kubeConfig),
@@ -92,7 +95,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         setImmediate(() => {
           if (informer !== this.current) return;
           if (previous) this.emitVanished(previous, informer);
-          synced();
+          this.markSynced();
         });
         return result;
       },
@@ -114,7 +117,6 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.current = informer;
     void previous?.stop();
     void informer.start().catch((err: unknown) => this.scheduleRestart('list failed', err));
-    return listed;
   }
 
   private touch(): void {
@@ -128,7 +130,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.logger.info({ silentMs }, 'no watch activity; relisting');
     this.restarts++;
     this.touch();
-    void this.connect();
+    this.connect();
   }
 
   private scheduleRestart(why: string, err: unknown): void {
@@ -143,7 +145,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       if (this.stopped) return;
       this.restarts++;
       this.touch();
-      void this.connect();
+      this.connect();
     }, this.restartDelayMs);
     this.restartTimer.unref();
   }
