@@ -89,6 +89,12 @@ export const managerOptions = {
     presetValue: 'true',
     schema: switchValue(),
   },
+  watchNamespace: {
+    flags: '--watch-namespace <name>',
+    env: 'COURIER_WATCH_NAMESPACE',
+    description: 'reconcile objects in this namespace only; every namespace when unset',
+    schema: optional(dnsLabel()),
+  },
   leaderElectionId: {
     flags: '--leader-election-id <name>',
     env: 'COURIER_LEADER_ELECTION_ID',

@@ -116,6 +116,13 @@ export const courierConfigSchema = z
     stores: z.array(store).min(1, 'enable at least one store'),
     defaultStore: name,
     kek: kek.default({ provider: 'local' }),
+    /** How the manager reaches AWS STS to validate and issue credentials. */
+    aws: z
+      .strictObject({
+        /** An STS endpoint other than the region's: a VPC endpoint, or a test server. */
+        stsEndpoint: url.optional(),
+      })
+      .default({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
@@ -142,6 +149,7 @@ export const EMBEDDED_CONFIG: CourierConfig = {
   stores: [{ name: 'kubernetes', type: 'kubernetes', kubernetes: { maxVersions: 10 } }],
   defaultStore: 'kubernetes',
   kek: { provider: 'local' },
+  aws: {},
 };
 
 /** A ConfigError, so the CLI prints it without a stack trace and exits 2. */

@@ -5,14 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubernetesListObject } from '@kubernetes/client-node';
+import { CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
 import type { ToolConnection } from '../../src/api/v1alpha1/index.ts';
-import { Controller, ControllerMetrics } from '../../src/controllers/runtime/controller.ts';
-import { KubernetesEventRecorder } from '../../src/controllers/runtime/events.ts';
-import { ResilientInformer } from '../../src/controllers/runtime/informer.ts';
-import { FINALIZER, ToolConnectionReconciler } from '../../src/controllers/toolconnection/reconciler.ts';
+import { createToolConnectionController } from '../../src/controllers/toolconnection/controller.ts';
+import { FINALIZER } from '../../src/controllers/toolconnection/reconciler.ts';
 import { createKeyHierarchy, type KeyHierarchy } from '../../src/crypto/key-hierarchy.ts';
 import { encryptForUpload } from '../../src/crypto/upload-keys.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -56,45 +54,23 @@ beforeAll(async () => {
   tenant = await createTestNamespace('team');
   courierNamespace = await createTestNamespace('courier');
   const kc = testKubeConfig();
-  const logger = createLogger({ level: 'warn', component: 'manager' });
+  const logger = createLogger({ level: 'error', component: 'manager' });
   keys = createKeyHierarchy(kc, { namespace: courierNamespace });
   await keys.uploadKeys.ensureCurrent(30 * DAY);
   store = new KubernetesStore('kubernetes', kc, { namespace: courierNamespace });
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const informer = new ResilientInformer<ToolConnection>(
-    kc,
-    {
-      path: `/apis/courier.dev/v1alpha1/namespaces/${tenant}/toolconnections`,
-      list: () =>
-        api.listNamespacedCustomObject({
-          group: 'courier.dev',
-          version: 'v1alpha1',
-          namespace: tenant,
-          plural: 'toolconnections',
-        }) as Promise<KubernetesListObject<ToolConnection>>,
-      staleAfterMs: 60_000,
-    },
-    logger,
-  );
   const flaky = flakyStore();
-  const reconciler = new ToolConnectionReconciler({
+  const controller = createToolConnectionController({
     kubeConfig: kc,
     keys,
     stores: { get: () => flaky },
-    events: new KubernetesEventRecorder(kc, { controller: 'courier.dev/manager', instance: 'test' }, logger),
-    logger,
     sts: { endpoint: moto.endpoint, credentials: moto.credentials },
-    get: (namespace, name) => informer.get(name, namespace),
-    now: () => new Date(Date.now() + clockOffsetMs),
-  });
-  const controller = new Controller<ToolConnection>({
-    name: 'toolconnection',
-    informer,
-    reconciler,
+    logger,
+    registry: new Registry(),
+    identity: 'test',
+    namespace: tenant,
     workers: 2,
     resyncMs: 1_000,
-    logger,
-    metrics: new ControllerMetrics(new Registry()),
+    now: () => new Date(Date.now() + clockOffsetMs),
   });
   running = controller.run(stop.signal);
 });

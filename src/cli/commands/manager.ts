@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Command } from 'commander';
+import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/leader-election.ts';
+import { createToolConnectionController } from '../../controllers/toolconnection/controller.ts';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
 import { StoreRegistry } from '../../stores/registry.ts';
@@ -31,7 +35,7 @@ export const managerCommand: CommandDefinition = {
 async function startManager(
   config: ManagerConfig,
   courierConfig: CourierConfig,
-  { logger, probes, lifecycle }: ComponentContext,
+  { logger, probes, lifecycle, registry }: ComponentContext,
 ): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const stores = new StoreRegistry(courierConfig.stores, courierConfig.defaultStore, {
@@ -77,10 +81,38 @@ async function startManager(
     logger.warn({ server, err }, 'Kubernetes API server not reachable yet');
   }
 
-  if (config.leaderElect) {
-    logger.warn(
-      { leaderElectionId: config.leaderElectionId },
-      'leader election is not implemented yet: --leader-elect has no effect until the controllers arrive',
-    );
-  }
+  const identity = `${process.env.POD_NAME ?? os.hostname()}_${randomBytes(4).toString('hex')}`;
+  const controller = createToolConnectionController({
+    kubeConfig,
+    keys,
+    stores,
+    sts: courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {},
+    logger,
+    registry,
+    identity,
+    ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+  });
+  const stopping = new AbortController();
+  lifecycle.onShutdown('controllers', async () => {
+    stopping.abort();
+    await running;
+  });
+  // Only the leader reconciles; every replica serves probes (and, later, the broker).
+  const running = config.leaderElect
+    ? new LeaderElector(
+        kubeConfig,
+        { namespace: config.namespace, name: config.leaderElectionId, identity, ...DEFAULT_LEASE_TIMING },
+        logger,
+      ).run(
+        {
+          onStartedLeading: (signal) => controller.run(signal),
+          onNewLeader: (leader) => logger.info({ leader }, 'following the leader'),
+        },
+        stopping.signal,
+      )
+    : controller.run(stopping.signal);
+  void running.catch((err: unknown) => {
+    logger.error({ err }, 'controllers stopped with an error');
+    void lifecycle.shutdown('controllers failed');
+  });
 }

@@ -89,7 +89,13 @@ export class Controller<T extends KubernetesObject> {
   /** Runs until `signal` aborts; in-flight reconciles finish (they see the signal). */
   async run(signal: AbortSignal): Promise<void> {
     const { informer, workers, resyncMs } = this.options;
-    await informer.start();
+    // The first list may take long (a CRD not installed yet): stopping must not wait for it.
+    const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([informer.start(), stopped]);
+    if (signal.aborted) {
+      await informer.stop();
+      return;
+    }
     for (const object of informer.list()) this.enqueue(keyOf(object));
     const resync = setInterval(() => {
       for (const object of informer.list()) this.enqueue(keyOf(object));
