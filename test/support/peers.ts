@@ -80,10 +80,21 @@ export async function installPeer(name: PeerName, logPath?: string): Promise<str
   return executable;
 }
 
-export async function startMoto(): Promise<MotoPeer> {
+export interface MotoOptions {
+  /**
+   * Check credentials like AWS does after this many unauthenticated requests
+   * (the ones that create the IAM users and keys a test needs). Moto accepts
+   * any credentials when unset.
+   */
+  enforceAuthAfter?: number;
+}
+
+export async function startMoto(options: MotoOptions = {}): Promise<MotoPeer> {
+  const auth =
+    options.enforceAuthAfter === undefined ? {} : { INITIAL_NO_AUTH_ACTION_COUNT: String(options.enforceAuthAfter) };
   const peer = await startPeer('moto', async (port) => ({
     args: ['-H', HOST, '-p', String(port)],
-    env: { PYTHONUNBUFFERED: '1' },
+    env: { PYTHONUNBUFFERED: '1', ...auth },
     ready: () => httpOk(`http://${HOST}:${port}/moto-api/data.json`),
   }));
   return {
