@@ -90,7 +90,7 @@ export interface MotoOptions {
 }
 
 export async function startMoto(options: MotoOptions = {}): Promise<MotoPeer> {
-  const auth =
+  const auth: Record<string, string> =
     options.enforceAuthAfter === undefined ? {} : { INITIAL_NO_AUTH_ACTION_COUNT: String(options.enforceAuthAfter) };
   const peer = await startPeer('moto', async (port) => ({
     args: ['-H', HOST, '-p', String(port)],
