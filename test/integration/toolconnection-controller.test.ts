@@ -297,6 +297,21 @@ describe('ToolConnection controller', () => {
     expect((await store.listVersions({ tenant, name: 'outage' })).map((v) => v.version)).toEqual(['1']);
   });
 
+  it('adopts a version a crashed manager wrote before recording it, instead of writing another', async () => {
+    const credential = { username: 'scanner', password: `pw-${randomBytes(10).toString('hex')}` };
+    secretValues.push(credential.password);
+    // As if a manager stored the credential and died before writing status.
+    const ref = { tenant, name: 'adopt' };
+    await store.putVersion(ref, await keys.sealer.seal(credential, ref));
+    await apply(
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'adopt-src' }, stringData: credential },
+      generic('adopt'),
+    );
+    const tc = await until('adopt', ready);
+    expect(tc!.status!.storeVersion).toBe('1');
+    expect((await store.listVersions(ref)).map((v) => v.version)).toEqual(['1']);
+  });
+
   it('raises RotationDue once the key is older than maxKeyAge', async () => {
     clockOffsetMs = 91 * DAY;
     await kubectl(['annotate', 'tc', 'key', '-n', tenant, 'courier.dev/poke=1']);
