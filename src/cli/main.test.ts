@@ -1,6 +1,7 @@
 // Runs the real entry points as child processes, as a user or kubelet would.
 import { describe, expect, it } from '@jest/globals';
-import { KUBECTL_PLUGIN, LOCAL_EPHEMERAL, MAIN, runToEnd, start } from '../../test/support/component.ts';
+import { KUBECTL_PLUGIN, LOCAL_EPHEMERAL, MAIN, runToEnd } from '../../test/support/component.ts';
+import { start } from '../../test/support/started-components.ts';
 
 const TEST_TIMEOUT_MS = 20_000;
 

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { createTestNamespace, kubectl } from '../support/cluster.ts';
-import { LOCAL_EPHEMERAL, start, type RunningComponent } from '../support/component.ts';
+import { LOCAL_EPHEMERAL, type RunningComponent } from '../support/component.ts';
+import { start } from '../support/started-components.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 
 const TAKEOVER_LIMIT_MS = 20_000;

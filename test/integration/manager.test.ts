@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ApiServerVersionProbe } from '../../src/kube/apiserver.ts';
-import { LOCAL_EPHEMERAL, MAIN, runToEnd, start } from '../support/component.ts';
+import { LOCAL_EPHEMERAL, MAIN, runToEnd } from '../support/component.ts';
+import { start } from '../support/started-components.ts';
 import { ControlPlane, SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
 
 let plane: ControlPlane;

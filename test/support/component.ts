@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
-import { afterEach } from '@jest/globals';
 import { REPO_ROOT } from './binaries.ts';
 
 export const MAIN = path.join(REPO_ROOT, 'src/cli/main.ts');
@@ -75,15 +74,4 @@ export class RunningComponent {
   exitCode(): Promise<number | null> {
     return this.#closed;
   }
-}
-
-const running: RunningComponent[] = [];
-afterEach(() => {
-  for (const component of running.splice(0)) component.child.kill('SIGKILL');
-});
-
-export function start(args: string[]): RunningComponent {
-  const component = new RunningComponent(args);
-  running.push(component);
-  return component;
 }

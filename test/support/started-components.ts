@@ -1,0 +1,15 @@
+// start() for Jest suites: components a test starts are killed after it,
+// even when it fails half-way.
+import { afterEach } from '@jest/globals';
+import { RunningComponent } from './component.ts';
+
+const running: RunningComponent[] = [];
+afterEach(() => {
+  for (const component of running.splice(0)) component.child.kill('SIGKILL');
+});
+
+export function start(args: string[]): RunningComponent {
+  const component = new RunningComponent(args);
+  running.push(component);
+  return component;
+}
