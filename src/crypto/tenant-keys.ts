@@ -3,7 +3,7 @@
 // keys stay in memory only briefly.
 import { randomBytes } from 'node:crypto';
 import type { SecretDocument } from '../kube/secret-document.ts';
-import type { KeyEncryptionKey, WrappedKey } from './kek/provider.ts';
+import { rewrapAll, type KeyEncryptionKey, type WrappedKey } from './kek/provider.ts';
 
 export interface TenantKeyRing {
   current: string;
@@ -57,22 +57,12 @@ export class TenantKeys {
 
   /** Re-wraps every key of the tenant not wrapped by the current KEK version. Returns how many. */
   async rewrap(tenant: string): Promise<number> {
-    const kekId = await this.kek.currentId();
     let count = 0;
     await this.documentFor(tenant).update(async (ring) => {
-      count = 0;
-      if (!ring || ring.keys.every((k) => k.kekId === kekId)) return undefined;
-      const keys = [];
-      for (const key of ring.keys) {
-        if (key.kekId === kekId) {
-          keys.push(key);
-          continue;
-        }
-        const material = await this.kek.unwrap(key, context(tenant, key.id));
-        keys.push({ ...key, ...(await this.kek.wrap(material, context(tenant, key.id))) });
-        count++;
-      }
-      return { ...ring, keys };
+      if (!ring) return undefined;
+      const { entries, rewrapped } = await rewrapAll(this.kek, ring.keys, (key) => context(tenant, key.id));
+      count = rewrapped;
+      return rewrapped > 0 ? { ...ring, keys: entries } : undefined;
     });
     this.cache.delete(tenant);
     return count;

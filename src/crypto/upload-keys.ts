@@ -16,7 +16,7 @@ import {
 } from 'jose';
 import type { SecretDocument } from '../kube/secret-document.ts';
 import type { Credential } from './fingerprint.ts';
-import type { KeyEncryptionKey, WrappedKey } from './kek/provider.ts';
+import { rewrapAll, type KeyEncryptionKey, type WrappedKey } from './kek/provider.ts';
 
 export const UPLOAD_ALGORITHM = 'ECDH-ES+A256KW';
 export const UPLOAD_ENCRYPTION = 'A256GCM';
@@ -86,22 +86,12 @@ export class UploadKeys {
 
   /** Re-wraps the private keys under the current KEK version. Returns how many. */
   async rewrap(): Promise<number> {
-    const kekId = await this.kek.currentId();
     let count = 0;
     await this.document.update(async (current) => {
-      count = 0;
-      if (!current || current.keys.every((k) => k.kekId === kekId)) return undefined;
-      const keys = [];
-      for (const entry of current.keys) {
-        if (entry.kekId === kekId) {
-          keys.push(entry);
-          continue;
-        }
-        const material = await this.kek.unwrap(entry, context(entry.kid));
-        keys.push({ ...entry, ...(await this.kek.wrap(material, context(entry.kid))) });
-        count++;
-      }
-      return { keys };
+      if (!current) return undefined;
+      const { entries, rewrapped } = await rewrapAll(this.kek, current.keys, (entry) => context(entry.kid));
+      count = rewrapped;
+      return rewrapped > 0 ? { keys: entries } : undefined;
     });
     return count;
   }

@@ -10,6 +10,7 @@ import type { ToolConnection } from '../../src/api/v1alpha1/index.ts';
 import { Controller, ControllerMetrics, type ObjectKey } from '../../src/controllers/runtime/controller.ts';
 import { ResilientInformer } from '../../src/controllers/runtime/informer.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { until } from '../support/wait.ts';
 import { createTestNamespace, kubectl, testKubeConfig } from '../support/cluster.ts';
 
 let namespace: string;
@@ -25,14 +26,6 @@ const connection = (name: string) =>
     metadata: { name, namespace },
     spec: { provider: 'generic', generic: { purpose: 'ssh' }, credentialsSecretRef: { name: `${name}-src` } },
   });
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(25);
-  }
-}
 
 describe('Controller', () => {
   it('reconciles on events, retries failures with backoff, requeues on request, never overlaps a key', async () => {

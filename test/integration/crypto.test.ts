@@ -8,9 +8,8 @@ import { createKeyHierarchy, type KeyHierarchy } from '../../src/crypto/key-hier
 import { keyIdOf } from '../../src/crypto/envelope.ts';
 import { rotateKek, rotateTenantKey, type SealedCredentialLocation } from '../../src/crypto/rotation.ts';
 import { KubernetesStore } from '../../src/stores/kubernetes.ts';
-import { StoreError } from '../../src/stores/errors.ts';
-import type { SecretStore } from '../../src/stores/store.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
+import { withFailingWrites } from '../support/failing-store.ts';
 
 const credential = () => ({
   accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
@@ -125,18 +124,7 @@ describe('key hierarchy', () => {
 
     // The store fails after two re-seals: the run stops half-way.
     let writes = 0;
-    const failing: SecretStore = {
-      name: store.name,
-      type: store.type,
-      get: (ref, version) => store.get(ref, version),
-      listVersions: (ref) => store.listVersions(ref),
-      delete: (ref) => store.delete(ref),
-      health: () => store.health(),
-      putVersion: async (ref, payload, options) => {
-        if (++writes > 2) throw new StoreError('Unavailable', store.name, 'injected outage');
-        return store.putVersion(ref, payload, options);
-      },
-    };
+    const failing = withFailingWrites(store, () => ++writes > 2);
     const interrupted = locations.map((l) => ({ ...l, store: failing }));
     await expect(rotateTenantKey({ ...keys, credentials: async () => interrupted }, tenant)).rejects.toThrow(
       'injected outage',

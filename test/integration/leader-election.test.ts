@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { LeaderElector } from '../../src/controllers/runtime/leader-election.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { until } from '../support/wait.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
 
 const TIMING = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 250 };
@@ -34,14 +35,6 @@ function candidate(lease: string, identity: string) {
     stop.signal,
   );
   return { state, stop: () => (stop.abort(), done) };
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
 }
 
 describe('leader election', () => {

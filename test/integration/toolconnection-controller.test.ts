@@ -14,11 +14,10 @@ import { FINALIZER } from '../../src/controllers/toolconnection/reconciler.ts';
 import { createKeyHierarchy, type KeyHierarchy } from '../../src/crypto/key-hierarchy.ts';
 import { encryptForUpload } from '../../src/crypto/upload-keys.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { StoreError } from '../../src/stores/errors.ts';
 import { KubernetesStore } from '../../src/stores/kubernetes.ts';
-import type { SecretStore } from '../../src/stores/store.ts';
 import { createTestNamespace, kubectl, testKubeConfig } from '../support/cluster.ts';
 import { etcdSource, findLeaks } from '../support/leak-scanner.ts';
+import { withFailingWrites } from '../support/failing-store.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 
 const DAY = 86_400_000;
@@ -35,20 +34,6 @@ const secretValues: string[] = [];
 
 const core = () => testKubeConfig().makeApiClient(CoreV1Api);
 
-/** The kubernetes store, whose writes fail as an unreachable store's would while `storeDown`. */
-const flakyStore = (): SecretStore => ({
-  name: store.name,
-  type: store.type,
-  get: (ref, version) => store.get(ref, version),
-  listVersions: (ref) => store.listVersions(ref),
-  delete: (ref) => store.delete(ref),
-  health: () => store.health(),
-  putVersion: async (ref, payload, options) => {
-    if (storeDown) throw new StoreError('Unavailable', store.name, 'injected outage');
-    return store.putVersion(ref, payload, options);
-  },
-});
-
 beforeAll(async () => {
   moto = await startMoto();
   tenant = await createTestNamespace('team');
@@ -58,7 +43,7 @@ beforeAll(async () => {
   keys = createKeyHierarchy(kc, { namespace: courierNamespace });
   await keys.uploadKeys.ensureCurrent(30 * DAY);
   store = new KubernetesStore('kubernetes', kc, { namespace: courierNamespace });
-  const flaky = flakyStore();
+  const flaky = withFailingWrites(store, () => storeDown);
   const controller = createToolConnectionController({
     kubeConfig: kc,
     keys,

@@ -21,3 +21,28 @@ export interface KeyEncryptionKey {
    */
   rotate(): Promise<string>;
 }
+
+/**
+ * Re-wraps, under the KEK's current version, every entry wrapped by another
+ * one; `context` gives each entry's binding. Returns the entries (unchanged
+ * ones as they were) and how many were re-wrapped.
+ */
+export async function rewrapAll<T extends WrappedKey>(
+  kek: KeyEncryptionKey,
+  entries: readonly T[],
+  context: (entry: T) => string,
+): Promise<{ entries: T[]; rewrapped: number }> {
+  const kekId = await kek.currentId();
+  const result: T[] = [];
+  let rewrapped = 0;
+  for (const entry of entries) {
+    if (entry.kekId === kekId) {
+      result.push(entry);
+      continue;
+    }
+    const material = await kek.unwrap(entry, context(entry));
+    result.push({ ...entry, ...(await kek.wrap(material, context(entry))) });
+    rewrapped++;
+  }
+  return { entries: result, rewrapped };
+}
