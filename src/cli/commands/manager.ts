@@ -5,14 +5,12 @@ import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/l
 import { createToolConnectionController } from '../../controllers/toolconnection/controller.ts';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
-import { StoreRegistry } from '../../stores/registry.ts';
-import { createKeyHierarchy } from '../../crypto/key-hierarchy.ts';
-import { kekFromConfig } from '../../crypto/kek/registry.ts';
 import { readConfig } from '../../config/options.ts';
 import { ApiServerVersionProbe } from '../../kube/apiserver.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { withTimeout } from '../../runtime/with-timeout.ts';
 import type { CommandDefinition } from '../program.ts';
+import { createCourierContext } from './courier-context.ts';
 import { runComponent, type ComponentContext } from './component-process.ts';
 
 const STARTUP_VERSION_TIMEOUT_MS = 10_000;
@@ -38,16 +36,11 @@ async function startManager(
   { logger, probes, lifecycle, registry }: ComponentContext,
 ): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const stores = new StoreRegistry(courierConfig.stores, courierConfig.defaultStore, {
-    kubeConfig,
-    namespace: config.namespace,
-  });
+  const { stores, keys } = createCourierContext(courierConfig, kubeConfig, config.namespace);
   logger.info(
     { stores: stores.names(), defaultStore: stores.defaultStore, kek: courierConfig.kek.provider },
     config.config ? `configuration read from ${config.config}` : 'running on the embedded defaults',
   );
-  const kek = kekFromConfig(courierConfig.kek);
-  const keys = createKeyHierarchy(kubeConfig, { namespace: config.namespace, ...(kek ? { kek } : {}) });
   // Keeps a young upload key published for `kubectl courier connect`. Every
   // replica may do this: the Secret's optimistic concurrency lets one win.
   const ensureUploadKey = () =>

@@ -10,14 +10,12 @@ import { rotateKeysOptions, type RotateKeysConfig } from '../../config/commands.
 import { ConfigError } from '../../config/errors.ts';
 import { loadCourierConfig } from '../../config/file.ts';
 import { readConfig } from '../../config/options.ts';
-import { createKeyHierarchy } from '../../crypto/key-hierarchy.ts';
-import { kekFromConfig } from '../../crypto/kek/registry.ts';
 import { rotateKek, rotateTenantKey, type RotationProgress } from '../../crypto/rotation.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { redactString } from '../../log/redact.ts';
 import { ExitCode } from '../../runtime/exit-codes.ts';
-import { StoreRegistry } from '../../stores/registry.ts';
 import type { CommandDefinition } from '../program.ts';
+import { createCourierContext } from './courier-context.ts';
 
 export const rotateKeysCommand: CommandDefinition = {
   name: 'rotate-keys',
@@ -44,12 +42,7 @@ export const rotateKeysCommand: CommandDefinition = {
 async function rotate(config: RotateKeysConfig): Promise<void> {
   const courierConfig = await loadCourierConfig(config.config);
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const kek = kekFromConfig(courierConfig.kek);
-  const keys = createKeyHierarchy(kubeConfig, { namespace: config.namespace, ...(kek ? { kek } : {}) });
-  const stores = new StoreRegistry(courierConfig.stores, courierConfig.defaultStore, {
-    kubeConfig,
-    namespace: config.namespace,
-  });
+  const { keys, stores } = createCourierContext(courierConfig, kubeConfig, config.namespace);
   const progress: RotationProgress = ({ step, done, total }) => process.stderr.write(`  ${step}: ${done}/${total}\n`);
 
   if (config.kek) {
