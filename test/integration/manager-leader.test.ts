@@ -92,6 +92,18 @@ describe('manager leader election', () => {
     await connectionBecomesReady('one');
     expect(follower.records.some((r) => r.msg === 'validated')).toBe(false);
 
+    // The leader's /metrics counts what it did.
+    const { metricsAddress } = await leader.waitForLog('serving metrics and health probes');
+    const metrics = await (await fetch(`http://${metricsAddress as string}/metrics`)).text();
+    expect(metrics).toMatch(/courier_validations_total\{provider="generic",result="True"\} [1-9]/);
+    expect(metrics).toMatch(/courier_store_operations_total\{store="kubernetes",operation="put",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(
+      /courier_reconcile_duration_seconds_count\{controller="toolconnection",outcome="[a-z]+"\} [1-9]/,
+    );
+    // An audit record for the stored credential, without its value.
+    const audit = leader.records.find((r) => r.audit === true && r.action === 'credential.stored');
+    expect(audit).toMatchObject({ namespace: tenant, toolConnection: 'one', store: 'kubernetes', version: '1' });
+
     // A clean stop releases the Lease.
     const stoppedAt = Date.now();
     leader.child.kill('SIGTERM');

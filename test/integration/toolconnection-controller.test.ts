@@ -15,6 +15,8 @@ import { createKeyHierarchy, type KeyHierarchy } from '../../src/crypto/key-hier
 import { encryptForUpload } from '../../src/crypto/upload-keys.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { KubernetesStore } from '../../src/stores/kubernetes.ts';
+import path from 'node:path';
+import { REPO_ROOT } from '../support/binaries.ts';
 import { createTestNamespace, kubectl, testKubeConfig } from '../support/cluster.ts';
 import { etcdSource, findLeaks } from '../support/leak-scanner.ts';
 import { withFailingWrites } from '../support/failing-store.ts';
@@ -310,6 +312,25 @@ describe('ToolConnection controller', () => {
     await kubectl(['delete', 'tc', 'ssh', '-n', tenant, '--wait=true', '--timeout=30s']);
     expect(await get('ssh')).toBeUndefined();
     await expect(store.get({ tenant, name: 'ssh' })).rejects.toMatchObject({ kind: 'NotFound' });
+  });
+
+  it('brings every sample to Ready with fingerprint and account, and ingests their Secrets', async () => {
+    await kubectl(['apply', '-n', tenant, '-f', path.join(REPO_ROOT, 'config/samples')]);
+    for (const name of ['prod-account', 'legacy-account', 'bastion-ssh']) await until(name, ready);
+    const table = (await kubectl(['get', 'tc', 'prod-account', 'legacy-account', 'bastion-ssh', '-n', tenant])).stdout;
+    expect(table).toMatch(/prod-account\s+aws\s+assumeRole\s+True\s+123456789012\s+\S+/);
+    expect(table).toMatch(/legacy-account\s+aws\s+accessKey\s+True\s+123456789012\s+hs256:\S+/);
+    expect(table).toMatch(/bastion-ssh\s+generic\s+True\s+hs256:\S+/);
+    for (const source of ['legacy-account-key', 'bastion-ssh-credentials']) {
+      for (let i = 0; i < 50 && (await sourceExists(source)); i++) await sleep(100);
+      expect(await sourceExists(source)).toBe(false);
+    }
+    // The samples' own secret values, nowhere in this namespace's objects.
+    const leaks = await findLeaks(
+      ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'example-only-not-a-real-password'],
+      [etcdSource(process.env.COURIER_TEST_ETCD_URL!)],
+    );
+    expect(leaks.filter((l) => l.where.includes(`/${tenant}/`) || l.where.includes(courierNamespace))).toEqual([]);
   });
 
   it('leaves none of the credentials in etcd in plaintext', async () => {

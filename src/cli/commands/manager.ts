@@ -36,7 +36,7 @@ async function startManager(
   { logger, probes, lifecycle, registry }: ComponentContext,
 ): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const { stores, keys } = createCourierContext(courierConfig, kubeConfig, config.namespace);
+  const { stores, keys } = createCourierContext(courierConfig, kubeConfig, config.namespace, registry);
   logger.info(
     { stores: stores.names(), defaultStore: stores.defaultStore, kek: courierConfig.kek.provider },
     config.config ? `configuration read from ${config.config}` : 'running on the embedded defaults',

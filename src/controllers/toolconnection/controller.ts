@@ -9,7 +9,7 @@ import { Controller, ControllerMetrics } from '../runtime/controller.ts';
 import { KubernetesEventRecorder } from '../runtime/events.ts';
 import { ResilientInformer } from '../runtime/informer.ts';
 import type { StsSettings } from './aws-validation.ts';
-import { ToolConnectionReconciler } from './reconciler.ts';
+import { ToolConnectionReconciler, validationCounter } from './reconciler.ts';
 
 export interface ToolConnectionControllerOptions {
   kubeConfig: KubeConfig;
@@ -57,6 +57,7 @@ export function createToolConnectionController(options: ToolConnectionController
     logger,
     sts: options.sts,
     get: (ns, name) => informer.get(name, ns),
+    validations: validationCounter(options.registry),
     ...(options.now ? { now: options.now } : {}),
   });
   return new Controller<ToolConnection>({

@@ -25,6 +25,7 @@ import {
   type ToolConnection,
   type ToolConnectionStatus,
 } from '../../api/v1alpha1/index.ts';
+import { Counter, type Registry } from 'prom-client';
 import { parseDuration } from '../../config/duration.ts';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy.ts';
 import type { Credential } from '../../crypto/fingerprint.ts';
@@ -54,7 +55,18 @@ export interface ToolConnectionReconcilerDeps {
   sts: StsSettings;
   /** Reads the object; the informer's cache in the manager. */
   get(namespace: string, name: string): ToolConnection | undefined;
+  /** Counts validations by provider and result (courier_validations_total). */
+  validations?: Counter<'provider' | 'result'>;
   now?: () => Date;
+}
+
+export function validationCounter(registry: Registry): Counter<'provider' | 'result'> {
+  return new Counter({
+    name: 'courier_validations_total',
+    help: 'ToolConnection validations by provider and result (True, False).',
+    labelNames: ['provider', 'result'],
+    registers: [registry],
+  });
 }
 
 export class ToolConnectionReconciler implements Reconciler {
@@ -240,6 +252,8 @@ export class ToolConnectionReconciler implements Reconciler {
       }
     }
     state.status.lastValidatedTime = state.now.toISOString();
+    const result = conditionOf(state.status.conditions, 'Validated')?.status ?? 'Unknown';
+    this.deps.validations?.inc({ provider: tc.spec.provider, result });
     this.deps.logger.info(
       { toolConnection: keyOfTc(tc), validated: conditionOf(state.status.conditions, 'Validated')?.status },
       'validated',
