@@ -189,6 +189,15 @@ describe('ToolConnection controller', () => {
     );
   });
 
+  it('keeps the source Secret when told to (deletionPolicy Retain)', async () => {
+    const kept = generic('kept');
+    (kept.spec.credentialsSecretRef as Record<string, string>).deletionPolicy = 'Retain';
+    await apply(secret('kept-src', { username: 'scanner', password: `pw-${randomBytes(10).toString('hex')}` }), kept);
+    await until('kept', ready);
+    await sleep(500);
+    expect(await sourceExists('kept-src')).toBe(true);
+  });
+
   it('reports a missing source with a condition and an Event, and recovers when it appears', async () => {
     await apply(generic('late'));
     const waiting = await until('late', (t) => condition(t, 'Stored')?.reason === 'SourceSecretMissing');
@@ -333,10 +342,56 @@ describe('ToolConnection controller', () => {
     expect(leaks.filter((l) => l.where.includes(`/${tenant}/`) || l.where.includes(courierNamespace))).toEqual([]);
   });
 
+  it('keeps the finalizer through a store outage at deletion, and finishes once the store is back', async () => {
+    await apply(
+      secret('doomed-src', { username: 'scanner', password: `pw-${randomBytes(10).toString('hex')}` }),
+      generic('doomed'),
+    );
+    await until('doomed', ready);
+    storeDown = true;
+    await kubectl(['delete', 'tc', 'doomed', '-n', tenant, '--wait=false']);
+    await sleep(1_500);
+    const pending = await get('doomed');
+    expect(pending?.metadata.deletionTimestamp).toBeDefined();
+    expect(pending?.metadata.finalizers).toContain(FINALIZER);
+    expect((await store.get({ tenant, name: 'doomed' })).version).toBe('1');
+    expect(await eventReasons('doomed')).toContain('DeleteFailed');
+    storeDown = false;
+    await until('doomed', (t) => t === undefined, 30_000);
+    await expect(store.get({ tenant, name: 'doomed' })).rejects.toMatchObject({ kind: 'NotFound' });
+  });
+
+  it('prunes access requests older than a week', async () => {
+    const recent = new Date().toISOString();
+    const old = new Date(Date.now() - 8 * DAY).toISOString();
+    const request = (serviceAccount: string, time: string) => ({
+      serviceAccount,
+      firstTime: time,
+      lastTime: time,
+      count: 1,
+      reason: 'not allowed',
+    });
+    await kubectl([
+      'patch',
+      'tc',
+      'bastion-ssh',
+      '-n',
+      tenant,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { accessRequests: [request('recent-sa', recent), request('old-sa', old)] } }),
+    ]);
+    await kubectl(['annotate', 'tc', 'bastion-ssh', '-n', tenant, 'courier.dev/poke=prune', '--overwrite']);
+    const tc = await until('bastion-ssh', (t) => t?.status?.accessRequests?.length === 1);
+    expect(tc!.status!.accessRequests!.map((r) => r.serviceAccount)).toEqual(['recent-sa']);
+  });
+
   it('leaves none of the credentials in etcd in plaintext', async () => {
     expect(secretValues.length).toBeGreaterThan(5);
-    // Sources that are still there on purpose (malformed) are excluded.
+    // Sources that are still there on purpose (malformed, retained) are excluded.
     const leaks = await findLeaks(secretValues, [etcdSource(process.env.COURIER_TEST_ETCD_URL!)]);
-    expect(leaks.filter((l) => !l.where.endsWith(`/secrets/${tenant}/partial-src`))).toEqual([]);
+    const intended = [`/secrets/${tenant}/partial-src`, `/secrets/${tenant}/kept-src`];
+    expect(leaks.filter((l) => !intended.some((where) => l.where.endsWith(where)))).toEqual([]);
   });
 });
