@@ -122,6 +122,32 @@ describe('manager leader election', () => {
     const takeover = Date.now() - killedAt;
     expect(takeover).toBeLessThan(TAKEOVER_LIMIT_MS);
     await connectionBecomesReady('three');
+
+    // The leader also runs ScanSchedules: run-now creates the Job once.
+    const schedule = {
+      apiVersion: 'courier.dev/v1alpha1',
+      kind: 'ScanSchedule',
+      metadata: { name: 'nightly', annotations: { 'courier.dev/run-now': 'token-1' } },
+      spec: {
+        schedule: '0 3 * * *',
+        connections: [{ name: 'three' }],
+        jobTemplate: {
+          spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'scan', image: 'scanner:1' }] } } },
+        },
+      },
+    };
+    await kubectl(['apply', '-n', tenant, '-f', '-'], { input: stringify(schedule) });
+    let jobs: string[] = [];
+    for (let i = 0; i < 100 && jobs.length === 0; i++) {
+      jobs = (
+        await kubectl(['get', 'jobs', '-n', tenant, '-l', 'courier.dev/scan-schedule=nightly', '-o', 'name'])
+      ).stdout
+        .split('\n')
+        .filter(Boolean);
+      if (jobs.length === 0) await sleep(100);
+    }
+    expect(jobs).toHaveLength(1);
+    await kubectl(['wait', '-n', tenant, 'ss/nightly', '--for=condition=Ready', '--timeout=30s']);
     process.stdout.write(`leader handover after SIGTERM: ${handover} ms; takeover after SIGKILL: ${takeover} ms\n`);
     third.child.kill('SIGTERM');
     expect(await third.exitCode()).toBe(0);

@@ -37,7 +37,7 @@ function reconciler(): { reconcileNamed(name: string): Promise<ReconcileResult> 
     ),
     logger,
     get: () => current,
-    connection: (_ns, name): ToolConnection | undefined =>
+    connection: async (_ns, name): Promise<ToolConnection | undefined> =>
       readyConnections.has(name)
         ? ({
             status: {

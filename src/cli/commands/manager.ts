@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/leader-election.ts';
+import { ControllerMetrics } from '../../controllers/runtime/controller.ts';
+import { createScanScheduleController } from '../../controllers/scanschedule/controller.ts';
 import { createToolConnectionController } from '../../controllers/toolconnection/controller.ts';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
@@ -75,16 +77,24 @@ async function startManager(
   }
 
   const identity = `${process.env.POD_NAME ?? os.hostname()}_${randomBytes(4).toString('hex')}`;
-  const controller = createToolConnectionController({
-    kubeConfig,
-    keys,
-    stores,
-    sts: courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {},
-    logger,
-    registry,
-    identity,
-    ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
-  });
+  const controllerMetrics = new ControllerMetrics(registry);
+  const watch = config.watchNamespace ? { namespace: config.watchNamespace } : {};
+  const controllers = [
+    createToolConnectionController({
+      kubeConfig,
+      keys,
+      stores,
+      sts: courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {},
+      logger,
+      registry,
+      controllerMetrics,
+      identity,
+      ...watch,
+    }),
+    createScanScheduleController({ kubeConfig, logger, registry, controllerMetrics, identity, ...watch }),
+  ];
+  const runControllers = (signal: AbortSignal) =>
+    Promise.all(controllers.map((c) => c.run(signal))).then(() => undefined);
   const stopping = new AbortController();
   lifecycle.onShutdown('controllers', async () => {
     stopping.abort();
@@ -98,12 +108,12 @@ async function startManager(
         logger,
       ).run(
         {
-          onStartedLeading: (signal) => controller.run(signal),
+          onStartedLeading: runControllers,
           onNewLeader: (leader) => logger.info({ leader }, 'following the leader'),
         },
         stopping.signal,
       )
-    : controller.run(stopping.signal);
+    : runControllers(stopping.signal);
   void running.catch((err: unknown) => {
     logger.error({ err }, 'controllers stopped with an error');
     void lifecycle.shutdown('controllers failed');

@@ -4,6 +4,7 @@
 // manager or a restarted one finds the Job already there instead of making
 // another: creation is idempotent by name.
 import { createHash } from 'node:crypto';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { ApiException, BatchV1Api, type KubeConfig, type V1Job, CustomObjectsApi } from '@kubernetes/client-node';
 import {
   CONNECTIONS_ANNOTATION,
@@ -11,6 +12,7 @@ import {
   INJECT_LABEL,
   RUN_NOW_ANNOTATION,
   SCAN_SCHEDULES,
+  TOOL_CONNECTIONS,
   VERSION,
   type ScanSchedule,
   type ScanScheduleStatus,
@@ -28,18 +30,40 @@ export const SCHEDULED_TIME_ANNOTATION = 'courier.dev/scheduled-time';
 /** Custom mount paths of a run's connections, as JSON {"name": "/path"}. */
 export const CONNECTION_PATHS_ANNOTATION = 'courier.dev/connection-paths';
 const RESOURCE = { group: GROUP, version: VERSION, plural: SCAN_SCHEDULES.plural };
+const ACTIVE_RECHECK_MS = 30_000;
 
 export interface ScanScheduleReconcilerDeps {
   kubeConfig: KubeConfig;
   events: EventRecorder;
   logger: Logger;
   get(namespace: string, name: string): ScanSchedule | undefined;
-  /** A ToolConnection, from the ToolConnection informer. */
-  connection(namespace: string, name: string): ToolConnection | undefined;
+  /** Reads a ToolConnection; defaults to the API (runs are rare, and fresh data matters then). */
+  connection?(namespace: string, name: string): Promise<ToolConnection | undefined>;
+  metrics?: ScanMetrics;
   now?: () => Date;
 }
 
 type RunOutcome = 'started' | 'skipped';
+
+export class ScanMetrics {
+  readonly runs: Counter<'outcome'>;
+  readonly lag: Histogram;
+
+  constructor(registry: Registry) {
+    this.runs = new Counter({
+      name: 'courier_scan_runs_total',
+      help: 'ScanSchedule runs by outcome: started, skipped (concurrency or connections), missed (past the deadline).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.lag = new Histogram({
+      name: 'courier_scan_schedule_lag_seconds',
+      help: "Time from a run's scheduled time to its Job being created.",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+  }
+}
 
 export class ScanScheduleReconciler implements Reconciler {
   private readonly deps: ScanScheduleReconcilerDeps;
@@ -109,6 +133,7 @@ export class ScanScheduleReconciler implements Reconciler {
         }
         if (missed > 0) {
           status.missedRuns = (status.missedRuns ?? 0) + missed;
+          this.deps.metrics?.runs.inc({ outcome: 'missed' }, missed);
           await this.deps.events.record(
             ss,
             'Warning',
@@ -140,7 +165,10 @@ export class ScanScheduleReconciler implements Reconciler {
       message: next ? `next run ${next.toISOString()}` : 'suspended: no runs are scheduled',
     });
     await this.writeStatus(ss, status);
-    return next ? { requeueAfterMs: Math.max(0, next.getTime() - now.getTime()) + 100 } : {};
+    // Active runs are looked at again soon, to record when they finish.
+    const untilNext = next ? Math.max(0, next.getTime() - now.getTime()) + 100 : Infinity;
+    const wait = Math.min(untilNext, status.active ? ACTIVE_RECHECK_MS : Infinity);
+    return Number.isFinite(wait) ? { requeueAfterMs: wait } : {};
   }
 
   /** Starts one run unless a connection is not Ready or concurrency forbids it. */
@@ -151,13 +179,16 @@ export class ScanScheduleReconciler implements Reconciler {
     name: string,
     set: (u: ConditionUpdate) => void,
   ): Promise<RunOutcome> {
-    const notReady = ss.spec.connections.filter(
-      (c) => !isTrue(this.deps.connection(ss.metadata.namespace!, c.name)?.status?.conditions, 'Ready'),
-    );
+    const notReady = [];
+    for (const c of ss.spec.connections) {
+      const tc = await this.readConnection(ss.metadata.namespace!, c.name);
+      if (!isTrue(tc?.status?.conditions, 'Ready')) notReady.push(c);
+    }
     if (notReady.length > 0) {
       const message = `run ${name} skipped: ToolConnection ${notReady.map((c) => c.name).join(', ')} missing or not Ready`;
       set({ type: 'RunSkipped', status: 'True', reason: 'ConnectionNotReady', message });
       await this.deps.events.record(ss, 'Warning', 'ConnectionNotReady', 'Run', message);
+      this.deps.metrics?.runs.inc({ outcome: 'skipped' });
       return 'skipped';
     }
     const policy = ss.spec.concurrencyPolicy ?? 'Allow';
@@ -166,6 +197,7 @@ export class ScanScheduleReconciler implements Reconciler {
       const message = `run ${name} skipped: ${others.map((j) => j.metadata?.name).join(', ')} still running (concurrencyPolicy Forbid)`;
       set({ type: 'RunSkipped', status: 'True', reason: 'ConcurrencyForbid', message });
       await this.deps.events.record(ss, 'Normal', 'ConcurrencyForbid', 'Run', message);
+      this.deps.metrics?.runs.inc({ outcome: 'skipped' });
       return 'skipped';
     }
     if (others.length > 0 && policy === 'Replace') {
@@ -197,6 +229,8 @@ export class ScanScheduleReconciler implements Reconciler {
       throw error;
     }
     set({ type: 'RunSkipped', status: 'False', reason: 'Started', message: `started ${name}` });
+    this.deps.metrics?.runs.inc({ outcome: 'started' });
+    this.deps.metrics?.lag.observe((this.now().getTime() - scheduledTime.getTime()) / 1000);
     await this.deps.events.record(
       ss,
       'Normal',
@@ -213,6 +247,22 @@ export class ScanScheduleReconciler implements Reconciler {
       'run started',
     );
     return 'started';
+  }
+
+  private readConnection(namespace: string, name: string): Promise<ToolConnection | undefined> {
+    if (this.deps.connection) return this.deps.connection(namespace, name);
+    return (
+      this.objects.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: TOOL_CONNECTIONS.plural,
+        namespace,
+        name,
+      }) as Promise<ToolConnection>
+    ).catch((error: unknown) => {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    });
   }
 
   private jobFor(ss: ScanSchedule, name: string, scheduledTime: Date): V1Job {

@@ -18,6 +18,8 @@ export interface ToolConnectionControllerOptions {
   sts: StsSettings;
   logger: Logger;
   registry: Registry;
+  /** Reconcile metrics shared by the manager's controllers (registered once per registry). */
+  controllerMetrics?: ControllerMetrics;
   /** This replica's name, in Events. */
   identity: string;
   /** Watch one namespace only (tests); every namespace by default. */
@@ -67,6 +69,6 @@ export function createToolConnectionController(options: ToolConnectionController
     workers: options.workers ?? 4,
     resyncMs: options.resyncMs ?? 10 * 60_000,
     logger,
-    metrics: new ControllerMetrics(options.registry),
+    metrics: options.controllerMetrics ?? new ControllerMetrics(options.registry),
   });
 }
