@@ -3,7 +3,7 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@k
 import type { Registry } from 'prom-client';
 import { GROUP, SCAN_SCHEDULES, VERSION, type ScanSchedule } from '../../api/v1alpha1/index.ts';
 import type { Logger } from '../../log/logger.ts';
-import { Controller, ControllerMetrics } from '../runtime/controller.ts';
+import { Controller, type ControllerMetrics } from '../runtime/controller.ts';
 import { KubernetesEventRecorder } from '../runtime/events.ts';
 import { ResilientInformer } from '../runtime/informer.ts';
 import { ScanMetrics, ScanScheduleReconciler } from './reconciler.ts';
