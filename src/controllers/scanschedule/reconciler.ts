@@ -43,8 +43,6 @@ export interface ScanScheduleReconcilerDeps {
   now?: () => Date;
 }
 
-type RunOutcome = 'started' | 'skipped';
-
 export class ScanMetrics {
   readonly runs: Counter<'outcome'>;
   readonly lag: Histogram;
@@ -114,8 +112,7 @@ export class ScanScheduleReconciler implements Reconciler {
     // On demand: each new run-now token runs once.
     const token = ss.metadata.annotations?.[RUN_NOW_ANNOTATION];
     if (token && token !== status.lastRunNowToken) {
-      const outcome = await this.run(ss, active, now, `${ss.metadata.name!.slice(0, 40)}-now-${hash(token)}`, set);
-      if (outcome === 'started') active = await this.ownedJobs(ss).then((all) => all.filter((j) => !finished(j)));
+      active = await this.run(ss, active, now, `${ss.metadata.name!.slice(0, 40)}-now-${hash(token)}`, set);
       status.lastRunNowToken = token;
     }
 
@@ -129,7 +126,7 @@ export class ScanScheduleReconciler implements Reconciler {
         if (now.getTime() - due.latest.getTime() > deadlineMs) {
           missed++;
         } else {
-          await this.run(ss, active, due.latest, jobName(ss.metadata.name!, due.latest), set);
+          active = await this.run(ss, active, due.latest, jobName(ss.metadata.name!, due.latest), set);
         }
         if (missed > 0) {
           status.missedRuns = (status.missedRuns ?? 0) + missed;
@@ -146,8 +143,7 @@ export class ScanScheduleReconciler implements Reconciler {
       }
     }
 
-    const current = (await this.ownedJobs(ss)).filter((j) => !finished(j));
-    status.active = current.map((j) => ({
+    status.active = active.map((j) => ({
       name: j.metadata!.name!,
       ...(j.metadata?.uid ? { uid: j.metadata.uid } : {}),
       ...(j.metadata?.annotations?.[SCHEDULED_TIME_ANNOTATION]
@@ -171,14 +167,14 @@ export class ScanScheduleReconciler implements Reconciler {
     return Number.isFinite(wait) ? { requeueAfterMs: wait } : {};
   }
 
-  /** Starts one run unless a connection is not Ready or concurrency forbids it. */
+  /** Starts one run unless a connection is not Ready or concurrency forbids it; returns the active Jobs after. */
   private async run(
     ss: ScanSchedule,
     active: V1Job[],
     scheduledTime: Date,
     name: string,
     set: (u: ConditionUpdate) => void,
-  ): Promise<RunOutcome> {
+  ): Promise<V1Job[]> {
     const notReady = [];
     for (const c of ss.spec.connections) {
       const tc = await this.readConnection(ss.metadata.namespace!, c.name);
@@ -189,7 +185,7 @@ export class ScanScheduleReconciler implements Reconciler {
       set({ type: 'RunSkipped', status: 'True', reason: 'ConnectionNotReady', message });
       await this.deps.events.record(ss, 'Warning', 'ConnectionNotReady', 'Run', message);
       this.deps.metrics?.runs.inc({ outcome: 'skipped' });
-      return 'skipped';
+      return active;
     }
     const policy = ss.spec.concurrencyPolicy ?? 'Allow';
     const others = active.filter((j) => j.metadata?.name !== name);
@@ -198,7 +194,7 @@ export class ScanScheduleReconciler implements Reconciler {
       set({ type: 'RunSkipped', status: 'True', reason: 'ConcurrencyForbid', message });
       await this.deps.events.record(ss, 'Normal', 'ConcurrencyForbid', 'Run', message);
       this.deps.metrics?.runs.inc({ outcome: 'skipped' });
-      return 'skipped';
+      return active;
     }
     if (others.length > 0 && policy === 'Replace') {
       for (const job of others) {
@@ -218,14 +214,16 @@ export class ScanScheduleReconciler implements Reconciler {
         );
       }
     }
+    const remaining = policy === 'Replace' ? active.filter((j) => j.metadata?.name === name) : active;
+    let created: V1Job;
     try {
-      await this.batch.createNamespacedJob({
+      created = await this.batch.createNamespacedJob({
         namespace: ss.metadata.namespace!,
         body: this.jobFor(ss, name, scheduledTime),
       });
     } catch (error) {
       // Created already: by us before a restart, or by another manager.
-      if (error instanceof ApiException && error.code === 409) return 'started';
+      if (error instanceof ApiException && error.code === 409) return active;
       throw error;
     }
     set({ type: 'RunSkipped', status: 'False', reason: 'Started', message: `started ${name}` });
@@ -246,7 +244,7 @@ export class ScanScheduleReconciler implements Reconciler {
       },
       'run started',
     );
-    return 'started';
+    return [...remaining, created];
   }
 
   private readConnection(namespace: string, name: string): Promise<ToolConnection | undefined> {
