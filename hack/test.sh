@@ -22,8 +22,11 @@ trap 'rm -rf "$results"' EXIT
 status=0
 for project in unit integration; do
   log "$project tests"
+  # --forceExit: once, Jest's parent process stayed alive after a complete,
+  # green run (no child process or socket left; cause not found yet). A
+  # handle left open must not hold CI until its time limit.
   node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects "$project" \
-    --json --outputFile="$results/$project.json" "$@" || status=1
+    --json --outputFile="$results/$project.json" --forceExit "$@" || status=1
 done
 # One plain summary line over every project, for people and CI alike.
 node -e '
