@@ -3,38 +3,15 @@
 // (from the manager's "run started" records). Writes bench/results/.
 //
 //   node bench/scanschedules.ts [count]      (default 500)
-import { execSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { REPO_ROOT } from '../test/support/binaries.ts';
-import { LOCAL_EPHEMERAL, RunningComponent } from '../test/support/component.ts';
-import { ControlPlane } from '../test/support/control-plane.ts';
+import { BENCH_NAMESPACE as NAMESPACE, withBenchCluster, writeResult } from './support.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);
-const NAMESPACE = 'bench';
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-const plane = await ControlPlane.start();
-try {
-  const kc = plane.kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  for (const name of ['courier-system', NAMESPACE]) await core.createNamespace({ body: { metadata: { name } } });
-  const manager = new RunningComponent([
-    'manager',
-    ...LOCAL_EPHEMERAL,
-    '--kubeconfig',
-    plane.kubeconfigPath,
-    '--watch-namespace',
-    NAMESPACE,
-  ]);
-  await manager.waitForLog('manager started');
-
+await withBenchCluster(async ({ plane, core, objects, manager }) => {
   // One Ready connection that every schedule uses.
   await core.createNamespacedSecret({
     namespace: NAMESPACE,
@@ -91,26 +68,12 @@ try {
       .map((r) => Number(r.lagMs));
   while (Date.now() < minute + 90_000 && lags().length < COUNT) await sleep(500);
   const sorted = lags().sort((a, b) => a - b);
-  manager.child.kill('SIGTERM');
-  await manager.exitCode();
-
-  const result = {
+  await writeResult(`scanschedules-${COUNT}`, {
     benchmark: 'scanschedules',
-    date: new Date().toISOString(),
-    commit: execSync('git rev-parse --short HEAD', { cwd: REPO_ROOT }).toString().trim(),
-    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     count: COUNT,
     scheduledTime: scheduled,
     jobsCreated: sorted.length,
     lagMs: sorted.length ? { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) } : undefined,
-  };
-  await mkdir(path.join(REPO_ROOT, 'bench/results'), { recursive: true });
-  await writeFile(
-    path.join(REPO_ROOT, `bench/results/scanschedules-${COUNT}.json`),
-    JSON.stringify(result, null, 2) + '\n',
-  );
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  });
   if (sorted.length !== COUNT) process.exitCode = 1;
-} finally {
-  await plane.stop();
-}
+});

@@ -198,13 +198,7 @@ export class ScanScheduleReconciler implements Reconciler {
     }
     if (others.length > 0 && policy === 'Replace') {
       for (const job of others) {
-        await this.batch
-          .deleteNamespacedJob({
-            name: job.metadata!.name!,
-            namespace: ss.metadata.namespace!,
-            propagationPolicy: 'Background',
-          })
-          .catch(ignoreNotFound);
+        await this.deleteJob(job);
         await this.deps.events.record(
           ss,
           'Normal',
@@ -323,15 +317,18 @@ export class ScanScheduleReconciler implements Reconciler {
       ...ok.slice(ss.spec.successfulJobsHistoryLimit ?? 3),
       ...failed.slice(ss.spec.failedJobsHistoryLimit ?? 1),
     ];
-    for (const job of excess) {
-      await this.batch
-        .deleteNamespacedJob({
-          name: job.metadata!.name!,
-          namespace: ss.metadata.namespace!,
-          propagationPolicy: 'Background',
-        })
-        .catch(ignoreNotFound);
-    }
+    for (const job of excess) await this.deleteJob(job);
+  }
+
+  /** Deletes a Job and, in the background, its pods; one already gone is fine. */
+  private deleteJob(job: V1Job): Promise<void> {
+    return this.batch
+      .deleteNamespacedJob({
+        name: job.metadata!.name!,
+        namespace: job.metadata!.namespace!,
+        propagationPolicy: 'Background',
+      })
+      .then(() => undefined, ignoreNotFound);
   }
 
   private async writeStatus(ss: ScanSchedule, status: ScanScheduleStatus): Promise<void> {
