@@ -4,7 +4,7 @@
 //
 //   node bench/scanschedules.ts [count]      (default 500)
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BENCH_NAMESPACE as NAMESPACE, withBenchCluster, writeResult } from './support.ts';
+import { BENCH_NAMESPACE as NAMESPACE, createGenericConnection, withBenchCluster, writeResult } from './support.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);
 
@@ -13,22 +13,7 @@ const percentile = (sorted: number[], p: number) =>
 
 await withBenchCluster(async ({ plane, core, objects, manager }) => {
   // One Ready connection that every schedule uses.
-  await core.createNamespacedSecret({
-    namespace: NAMESPACE,
-    body: { metadata: { name: 'target-src' }, stringData: { username: 'u', password: 'bench-password' } },
-  });
-  await objects.createNamespacedCustomObject({
-    group: 'courier.dev',
-    version: 'v1alpha1',
-    namespace: NAMESPACE,
-    plural: 'toolconnections',
-    body: {
-      apiVersion: 'courier.dev/v1alpha1',
-      kind: 'ToolConnection',
-      metadata: { name: 'target' },
-      spec: { provider: 'generic', generic: { purpose: 'ssh' }, credentialsSecretRef: { name: 'target-src' } },
-    },
-  });
+  await createGenericConnection({ core, objects }, 'target', 'bench-password');
   await plane.kubectl(['wait', '-n', NAMESPACE, 'tc/target', '--for=condition=Ready', '--timeout=60s']);
 
   const names = Array.from({ length: COUNT }, (_, i) => `scan-${String(i).padStart(4, '0')}`);

@@ -11,6 +11,30 @@ import { ControlPlane } from '../test/support/control-plane.ts';
 
 export const BENCH_NAMESPACE = 'bench';
 
+/** A generic ToolConnection and the source Secret it ingests. */
+export async function createGenericConnection(
+  cluster: Pick<BenchCluster, 'core' | 'objects'>,
+  name: string,
+  password: string,
+): Promise<void> {
+  await cluster.core.createNamespacedSecret({
+    namespace: BENCH_NAMESPACE,
+    body: { metadata: { name: `${name}-src` }, stringData: { username: 'scanner', password } },
+  });
+  await cluster.objects.createNamespacedCustomObject({
+    group: 'courier.dev',
+    version: 'v1alpha1',
+    namespace: BENCH_NAMESPACE,
+    plural: 'toolconnections',
+    body: {
+      apiVersion: 'courier.dev/v1alpha1',
+      kind: 'ToolConnection',
+      metadata: { name },
+      spec: { provider: 'generic', generic: { purpose: 'ssh' }, credentialsSecretRef: { name: `${name}-src` } },
+    },
+  });
+}
+
 export interface BenchCluster {
   plane: ControlPlane;
   core: CoreV1Api;

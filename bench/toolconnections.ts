@@ -5,7 +5,7 @@
 //   node bench/toolconnections.ts [count]      (default 2000)
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BENCH_NAMESPACE as NAMESPACE, withBenchCluster, writeResult } from './support.ts';
+import { BENCH_NAMESPACE as NAMESPACE, createGenericConnection, withBenchCluster, writeResult } from './support.ts';
 
 const COUNT = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = 32;
@@ -27,27 +27,9 @@ async function peakRssMiB(pid: number): Promise<number> {
 await withBenchCluster(async ({ core, objects, manager }) => {
   const names = Array.from({ length: COUNT }, (_, i) => `conn-${String(i).padStart(5, '0')}`);
   const started = Date.now();
-  await inParallel(names, CONCURRENCY, async (name) => {
-    await core.createNamespacedSecret({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: `${name}-src` },
-        stringData: { username: 'scanner', password: `pw-${name}-${Math.random()}` },
-      },
-    });
-    await objects.createNamespacedCustomObject({
-      group: 'courier.dev',
-      version: 'v1alpha1',
-      namespace: NAMESPACE,
-      plural: 'toolconnections',
-      body: {
-        apiVersion: 'courier.dev/v1alpha1',
-        kind: 'ToolConnection',
-        metadata: { name },
-        spec: { provider: 'generic', generic: { purpose: 'ssh' }, credentialsSecretRef: { name: `${name}-src` } },
-      },
-    });
-  });
+  await inParallel(names, CONCURRENCY, (name) =>
+    createGenericConnection({ core, objects }, name, `pw-${name}-${Math.random()}`),
+  );
   const createdMs = Date.now() - started;
   let ready: number;
   for (;;) {

@@ -52,16 +52,23 @@ install_moto() {
   touch "$MOTO_DIR/.complete"
 }
 
-provide_moto() {
-  local candidate version
-  candidate="$(command -v moto_server 2>/dev/null || true)"
-  if [ -n "$candidate" ] && [[ "$candidate" != "$MOTO_DIR/"* ]]; then
-    version="$(moto_version_of "$candidate")"
-    if [ "$version" = "$MOTO_VERSION" ]; then printf '%s\n' "$candidate"; return; fi
-    log "ignoring $candidate: it runs moto ${version:-of unknown version}, not the pinned $MOTO_VERSION"
+# Prints a peer's executable: the one on PATH if it reports the pinned
+# version, else the cached install (made once, under a lock).
+#   provide_pinned COMMAND PINNED VERSION_OF CACHE_DIR INSTALL INSTALLED
+provide_pinned() {
+  local command="$1" pinned="$2" version_of="$3" cache_dir="$4" install="$5" installed="$6" candidate version
+  candidate="$(command -v "$command" 2>/dev/null || true)"
+  if [ -n "$candidate" ] && [[ "$candidate" != "$cache_dir/"* ]]; then
+    version="$("$version_of" "$candidate")"
+    if [ "$version" = "$pinned" ]; then printf '%s\n' "$candidate"; return; fi
+    log "ignoring $candidate: it reports version ${version:-unknown}, not the pinned $pinned"
   fi
-  with_lock "moto-v$MOTO_VERSION" install_moto
-  printf '%s\n' "$MOTO_DIR/venv/bin/moto_server"
+  with_lock "$command-v$pinned" "$install"
+  printf '%s\n' "$installed"
+}
+
+provide_moto() {
+  provide_pinned moto_server "$MOTO_VERSION" moto_version_of "$MOTO_DIR" install_moto "$MOTO_DIR/venv/bin/moto_server"
 }
 
 # --- OpenBao ----------------------------------------------------------------
@@ -104,15 +111,7 @@ PY
 }
 
 provide_openbao() {
-  local candidate version
-  candidate="$(command -v bao 2>/dev/null || true)"
-  if [ -n "$candidate" ] && [[ "$candidate" != "$OPENBAO_DIR/"* ]]; then
-    version="$(bao_version_of "$candidate")"
-    if [ "$version" = "$OPENBAO_VERSION" ]; then printf '%s\n' "$candidate"; return; fi
-    log "ignoring $candidate: it is OpenBao ${version:-of unknown version}, not the pinned $OPENBAO_VERSION"
-  fi
-  with_lock "openbao-v$OPENBAO_VERSION" install_openbao
-  printf '%s\n' "$OPENBAO_DIR/bin/bao"
+  provide_pinned bao "$OPENBAO_VERSION" bao_version_of "$OPENBAO_DIR" install_openbao "$OPENBAO_DIR/bin/bao"
 }
 
 # --- GCP Secret Manager emulator --------------------------------------------

@@ -91,6 +91,7 @@ export class ToolConnectionReconciler implements Reconciler {
     const state = new StatusDraft(tc, this.now());
     const kind = credentialKind(tc);
     let credential: Credential | undefined;
+    let ingestedSource: V1Secret | undefined;
     let requeueAfterMs: number | undefined;
 
     if (kind) {
@@ -102,6 +103,7 @@ export class ToolConnectionReconciler implements Reconciler {
       }
       const ingested = await this.ingest(tc, kind, store, state);
       credential = ingested.credential;
+      ingestedSource = ingested.source;
       if (ingested.retryAfterMs !== undefined) requeueAfterMs = ingested.retryAfterMs;
     } else {
       state.set({
@@ -130,17 +132,19 @@ export class ToolConnectionReconciler implements Reconciler {
     state.setReady();
 
     await this.writeStatus(tc, state);
-    if (credential && tc.spec.credentialsSecretRef?.deletionPolicy !== 'Retain') await this.deleteSource(tc, state);
+    if (ingestedSource && tc.spec.credentialsSecretRef?.deletionPolicy !== 'Retain') {
+      await this.deleteSource(tc, ingestedSource, state);
+    }
     return Number.isFinite(requeueAfterMs ?? Infinity) ? { requeueAfterMs: requeueAfterMs! } : {};
   }
 
-  /** Reads the source, stores a new version if it changed; returns the credential in force. */
+  /** Reads the source, stores a new version if it changed; returns the credential in force and the Secret it came from. */
   private async ingest(
     tc: ToolConnection,
     kind: 'aws/accessKey' | 'generic',
     store: SecretStore,
     state: StatusDraft,
-  ): Promise<{ credential?: Credential; retryAfterMs?: number }> {
+  ): Promise<{ credential?: Credential; source?: V1Secret; retryAfterMs?: number }> {
     const ref: SecretRef = { tenant: tc.metadata.namespace!, name: tc.metadata.name! };
     const source = await this.readSource(tc);
     if (!source) {
@@ -177,7 +181,7 @@ export class ToolConnectionReconciler implements Reconciler {
       reason: 'Stored',
       message: `version ${state.status.storeVersion} in store ${store.name}`,
     });
-    return { credential };
+    return { credential, source };
   }
 
   /** Writes a version unless the newest one already holds this credential (a crash before status was written). */
@@ -344,9 +348,8 @@ export class ToolConnectionReconciler implements Reconciler {
   }
 
   /** Deletes the very Secret that was ingested (uid and resourceVersion preconditions). */
-  private async deleteSource(tc: ToolConnection, state: StatusDraft): Promise<void> {
-    const source = await this.readSource(tc);
-    if (!source?.metadata?.uid) return;
+  private async deleteSource(tc: ToolConnection, source: V1Secret, state: StatusDraft): Promise<void> {
+    if (!source.metadata?.uid) return;
     try {
       await this.core.deleteNamespacedSecret({
         name: source.metadata.name!,
