@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../test/support/binaries.ts';
-import { LOCAL_EPHEMERAL, RunningComponent } from '../test/support/component.ts';
+import { MANAGER_EPHEMERAL, RunningComponent } from '../test/support/component.ts';
 import { ControlPlane } from '../test/support/control-plane.ts';
 
 export const BENCH_NAMESPACE = 'bench';
@@ -53,7 +53,7 @@ export async function withBenchCluster(body: (cluster: BenchCluster) => Promise<
       await core.createNamespace({ body: { metadata: { name } } });
     const manager = new RunningComponent([
       'manager',
-      ...LOCAL_EPHEMERAL,
+      ...MANAGER_EPHEMERAL,
       '--kubeconfig',
       plane.kubeconfigPath,
       '--watch-namespace',

@@ -50,6 +50,8 @@ const manager = spawn(
     `--config=${configFile}`,
     `--health-probe-bind-address=127.0.0.1:${healthPort}`,
     `--metrics-bind-address=127.0.0.1:${await freePort()}`,
+    `--broker-bind-address=127.0.0.1:${await freePort()}`,
+    '--tls-extra-sans=localhost,127.0.0.1',
   ],
   {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -9,6 +9,7 @@ import {
   duration,
   existingFile,
   existingFileList,
+  hostList,
   httpUrl,
   nameList,
   nonEmpty,
@@ -102,6 +103,47 @@ export const managerOptions = {
     defaultValue: 'courier-manager',
     schema: dnsSubdomain(),
   },
+  brokerBindAddress: {
+    flags: '--broker-bind-address <host:port>',
+    env: 'COURIER_BROKER_BIND_ADDRESS',
+    description: 'address serving the credential broker over TLS (every replica serves it)',
+    defaultValue: ':8443',
+    schema: bindAddress(),
+  },
+  brokerServiceName: {
+    flags: '--broker-service-name <name>',
+    env: 'COURIER_BROKER_SERVICE_NAME',
+    description: "the broker's Service in Courier's namespace; its DNS names go into the broker certificate",
+    defaultValue: 'courier-broker',
+    schema: dnsLabel(),
+  },
+  webhookServiceName: {
+    flags: '--webhook-service-name <name>',
+    env: 'COURIER_WEBHOOK_SERVICE_NAME',
+    description: "the webhook's Service in Courier's namespace; its DNS names go into the webhook certificate",
+    defaultValue: 'courier-webhook',
+    schema: dnsLabel(),
+  },
+  webhookConfigurationName: {
+    flags: '--webhook-configuration-name <name>',
+    env: 'COURIER_WEBHOOK_CONFIGURATION_NAME',
+    description: 'the MutatingWebhookConfiguration whose caBundle the manager keeps current',
+    defaultValue: 'courier',
+    schema: dnsSubdomain(),
+  },
+  tlsExtraSans: {
+    flags: '--tls-extra-sans <hosts>',
+    env: 'COURIER_TLS_EXTRA_SANS',
+    description: 'more DNS names or IP addresses for the broker and webhook certificates (local runs)',
+    schema: optional(hostList()),
+  },
+  servingCertificateValidity: {
+    flags: '--serving-certificate-validity <duration>',
+    env: 'COURIER_SERVING_CERTIFICATE_VALIDITY',
+    description: 'lifetime of the broker and webhook certificates; they are renewed with a third of it left',
+    defaultValue: '90d',
+    schema: duration(),
+  },
 } satisfies Record<string, OptionSpec>;
 
 export const webhookOptions = {
@@ -128,6 +170,8 @@ export const webhookOptions = {
 } satisfies Record<string, OptionSpec>;
 
 export const AGENT_MODES = ['init', 'sidecar'] as const;
+/** Octal, as `--file-mode` takes them: owner read, or owner and group read. */
+export const AGENT_FILE_MODES = ['0400', '0440'] as const;
 
 export const agentOptions = {
   logLevel,
@@ -141,8 +185,15 @@ export const agentOptions = {
   tokenFile: {
     flags: '--token-file <path>',
     env: 'COURIER_TOKEN_FILE',
-    description: 'projected service account token presented to the broker',
+    description: 'projected service account token presented to the broker; re-read before every request',
     defaultValue: '/var/run/secrets/courier.dev/token',
+    schema: nonEmpty('a file path'),
+  },
+  caFile: {
+    flags: '--ca-file <path>',
+    env: 'COURIER_CA_FILE',
+    description: "PEM bundle of the broker's CA, the only one trusted; re-read before every request",
+    defaultValue: '/var/run/secrets/courier.dev/ca.crt',
     schema: nonEmpty('a file path'),
   },
   outputDir: {
@@ -163,6 +214,27 @@ export const agentOptions = {
     env: 'COURIER_MODE',
     description: `${AGENT_MODES.join(' or ')}: fetch once and exit, or keep credentials fresh`,
     schema: oneOf(AGENT_MODES),
+  },
+  fileMode: {
+    flags: '--file-mode <mode>',
+    env: 'COURIER_FILE_MODE',
+    description: 'mode of the credential files: 0400 (owner only) or 0440 (owner and group, to share with an fsGroup)',
+    defaultValue: '0400',
+    schema: oneOf(AGENT_FILE_MODES),
+  },
+  retryTimeout: {
+    flags: '--retry-timeout <duration>',
+    env: 'COURIER_RETRY_TIMEOUT',
+    description: 'how long failures the broker may recover from are retried before the first write; then exit 1',
+    defaultValue: '2m',
+    schema: duration(),
+  },
+  requestTimeout: {
+    flags: '--request-timeout <duration>',
+    env: 'COURIER_REQUEST_TIMEOUT',
+    description: 'time limit of one request to the broker, connecting included',
+    defaultValue: '10s',
+    schema: duration(),
   },
 } satisfies Record<string, OptionSpec>;
 

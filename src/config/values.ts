@@ -3,6 +3,7 @@
 // that raw string and produces the typed value, or an issue whose message
 // completes "invalid --flag (ENV): …".
 import { existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { delimiter } from 'node:path';
 import { z } from 'zod';
 import { parseBindAddress, type BindAddress } from './bind-address.ts';
@@ -91,6 +92,16 @@ export function nameList(): z.ZodType<string[]> {
   return parsedValue('a comma-separated list of names such as "github,aws-prod"', (raw) => {
     const names = raw.split(',').map((name) => name.trim());
     return names.every(isDnsSubdomain) ? [...new Set(names)] : undefined;
+  });
+}
+
+/** Comma-separated DNS names or IP addresses, e.g. "courier.example.com,127.0.0.1". */
+export function hostList(): z.ZodType<{ dnsNames: string[]; ipAddresses: string[] }> {
+  return parsedValue('a comma-separated list of DNS names or IP addresses such as "localhost,127.0.0.1"', (raw) => {
+    const hosts = [...new Set(raw.split(',').map((host) => host.trim()))];
+    const ipAddresses = hosts.filter((host) => isIP(host) !== 0);
+    const dnsNames = hosts.filter((host) => isIP(host) === 0);
+    return dnsNames.every(isDnsSubdomain) ? { dnsNames, ipAddresses } : undefined;
   });
 }
 

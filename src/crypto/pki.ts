@@ -102,3 +102,47 @@ export async function issueCertificate(ca: CertificateAuthority, request: Certif
   });
   return { certPem: cert.toString('pem'), keyPem: await keyPem(keys) };
 }
+
+/** A CA kept as PEM (in a Secret), ready to sign again. */
+export async function loadCertificateAuthority(pair: KeyPairPem): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(pair.certPem);
+  const privateKey = await crypto.subtle.importKey(
+    'pkcs8',
+    x509.PemConverter.decode(pair.keyPem)[0]!,
+    ALGORITHM,
+    true,
+    ['sign'],
+  );
+  const publicKey = await cert.publicKey.export(ALGORITHM, ['verify']);
+  return { ...pair, cert, keys: { privateKey, publicKey } };
+}
+
+export interface CertificateFacts {
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** The issuer's subject key identifier, hex, to tell which CA signed it. */
+  authorityKeyId?: string;
+}
+
+export function describeCertificate(certPem: string): CertificateFacts {
+  const cert = new x509.X509Certificate(certPem);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const names = san?.names.toJSON() ?? [];
+  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+  return {
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
+    ...(aki?.keyId ? { authorityKeyId: aki.keyId } : {}),
+  };
+}
+
+/** The subject key identifier of a CA certificate, hex. */
+export async function subjectKeyId(ca: CertificateAuthority): Promise<string> {
+  const ski = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (ski) return ski.keyId;
+  return (await x509.SubjectKeyIdentifierExtension.create(ca.keys.publicKey)).keyId;
+}

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { createTestNamespace, kubectl } from '../support/cluster.ts';
-import { LOCAL_EPHEMERAL, type RunningComponent } from '../support/component.ts';
+import { MANAGER_EPHEMERAL, type RunningComponent } from '../support/component.ts';
 import { start } from '../support/started-components.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 
@@ -39,7 +39,7 @@ afterAll(() => moto?.stop());
 function manager(): RunningComponent {
   return start([
     'manager',
-    ...LOCAL_EPHEMERAL,
+    ...MANAGER_EPHEMERAL,
     '--kubeconfig',
     process.env.COURIER_TEST_KUBECONFIG!,
     '--namespace',

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ApiServerVersionProbe } from '../../src/kube/apiserver.ts';
-import { LOCAL_EPHEMERAL, MAIN, runToEnd } from '../support/component.ts';
+import { MANAGER_EPHEMERAL, MAIN, runToEnd } from '../support/component.ts';
 import { start } from '../support/started-components.ts';
 import { ControlPlane, SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
 
@@ -17,7 +17,7 @@ let token: string;
 let kubeconfigPath: string;
 
 beforeAll(async () => {
-  plane = await ControlPlane.start({ installCrds: false });
+  plane = await ControlPlane.start({ installCrds: true });
   const core = plane.kubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'courier-manager' } } });
   // What the chart grants: the manager reads and writes Secrets in its own namespace.
@@ -41,6 +41,23 @@ beforeAll(async () => {
     body: {
       metadata: { name: 'courier-manager' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'courier-manager' },
+      subjects: [{ kind: 'ServiceAccount', name: 'courier-manager', namespace: 'default' }],
+    },
+  });
+  // The broker's caches: opted-in pods and ToolConnections everywhere.
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: 'courier-manager-test' },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['courier.dev'], resources: ['toolconnections'], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: 'courier-manager-test' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'courier-manager-test' },
       subjects: [{ kind: 'ServiceAccount', name: 'courier-manager', namespace: 'default' }],
     },
   });
@@ -84,7 +101,14 @@ describe('courier manager process', () => {
   });
 
   it('is ready while the apiserver answers, unready without it, hides its token, and stops on SIGTERM', async () => {
-    const manager = start(['manager', ...LOCAL_EPHEMERAL, '--kubeconfig', kubeconfigPath, '--shutdown-timeout', '5s']);
+    const manager = start([
+      'manager',
+      ...MANAGER_EPHEMERAL,
+      '--kubeconfig',
+      kubeconfigPath,
+      '--shutdown-timeout',
+      '5s',
+    ]);
     const url = await manager.healthProbeUrl();
     expect(await manager.waitForLog('connected to the Kubernetes API server')).toMatchObject({
       level: 'info',
@@ -95,10 +119,21 @@ describe('courier manager process', () => {
       defaultStore: 'kubernetes',
       kek: 'local',
     });
-    const ready = await fetch(`${url}/readyz?verbose`);
+    // Ready once the broker's caches are warm and its certificate issued.
+    let ready = await fetch(`${url}/readyz?verbose`);
+    for (let i = 0; i < 100 && ready.status !== 200; i++) {
+      await sleep(200);
+      ready = await fetch(`${url}/readyz?verbose`);
+    }
     const readiness = await ready.text();
     expect(ready.status).toBe(200);
-    for (const check of ['[+]apiserver ok', '[+]store-kubernetes ok', '[+]shutdown ok', 'readyz check passed']) {
+    for (const check of [
+      '[+]apiserver ok',
+      '[+]store-kubernetes ok',
+      '[+]broker ok',
+      '[+]shutdown ok',
+      'readyz check passed',
+    ]) {
       expect(readiness).toContain(check);
     }
 

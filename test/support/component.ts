@@ -10,6 +10,14 @@ export const MAIN = path.join(REPO_ROOT, 'src/cli/main.ts');
 export const KUBECTL_PLUGIN = path.join(REPO_ROOT, 'src/cli/kubectl-courier.ts');
 /** Flags that put a component's listeners on free loopback ports. */
 export const LOCAL_EPHEMERAL = ['--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0'];
+/** The same for the manager, whose broker also listens, with certificates valid for loopback. */
+export const MANAGER_EPHEMERAL = [
+  ...LOCAL_EPHEMERAL,
+  '--broker-bind-address',
+  '127.0.0.1:0',
+  '--tls-extra-sans',
+  'localhost,127.0.0.1',
+];
 
 /** The parent's environment without anything that would configure Courier. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -44,8 +52,8 @@ export class RunningComponent {
   readonly #closed: Promise<number | null>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [MAIN, ...args], { env: cleanEnv() });
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [MAIN, ...args], { env: cleanEnv(env) });
     this.#closed = once(this.child, 'close').then(([code]) => code as number | null);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.records.push(JSON.parse(line) as LogRecord);

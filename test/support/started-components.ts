@@ -8,8 +8,8 @@ afterEach(() => {
   for (const component of running.splice(0)) component.child.kill('SIGKILL');
 });
 
-export function start(args: string[]): RunningComponent {
-  const component = new RunningComponent(args);
+export function start(args: string[], env: Record<string, string> = {}): RunningComponent {
+  const component = new RunningComponent(args, env);
   running.push(component);
   return component;
 }

@@ -4,7 +4,11 @@ import type { Command } from 'commander';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/leader-election.ts';
 import { ControllerMetrics } from '../../controllers/runtime/controller.ts';
 import { createScanScheduleController } from '../../controllers/scanschedule/controller.ts';
-import { createToolConnectionController } from '../../controllers/toolconnection/controller.ts';
+import { createToolConnectionController, toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
+import { startBroker } from '../../broker/start.ts';
+import { CaDistribution } from '../../certificates/ca-distribution.ts';
+import { CertificateKeeper } from '../../certificates/keeper.ts';
+import { ServingCertificates, type ServingCertificateTarget } from '../../certificates/serving-certificates.ts';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
 import { readConfig } from '../../config/options.ts';
@@ -18,6 +22,8 @@ import { runComponent, type ComponentContext } from './component-process.ts';
 const STARTUP_VERSION_TIMEOUT_MS = 10_000;
 const UPLOAD_KEY_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 const UPLOAD_KEY_CHECK_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
 
 export const managerCommand: CommandDefinition = {
   name: 'manager',
@@ -54,6 +60,13 @@ async function startManager(
   const uploadKeyTimer = setInterval(() => void ensureUploadKey(), UPLOAD_KEY_CHECK_MS);
   lifecycle.onShutdown('upload key rotation', () => clearInterval(uploadKeyTimer));
 
+  // Not ready until the broker serves with warm caches; registered first so
+  // the manager does not look ready while it is still starting.
+  const brokerState: { ready?: Promise<void> } = {};
+  probes.addReadinessCheck('broker', () => {
+    if (!brokerState.ready) throw new Error('the broker is starting');
+    return brokerState.ready;
+  });
   // The default store must answer before the manager takes work.
   probes.addReadinessCheck(`store-${stores.defaultStore}`, (signal) => stores.get().health({ signal }));
   const server = kubeConfig.getCurrentCluster()?.server;
@@ -79,12 +92,51 @@ async function startManager(
   const identity = `${process.env.POD_NAME ?? os.hostname()}_${randomBytes(4).toString('hex')}`;
   const controllerMetrics = new ControllerMetrics(registry);
   const watch = config.watchNamespace ? { namespace: config.watchNamespace } : {};
+  const sts = courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {};
+  // One ToolConnection cache for the broker (every replica) and the controller (the leader).
+  const toolConnections = toolConnectionInformer(kubeConfig, logger, config.watchNamespace);
+
+  const certificates = new ServingCertificates(kubeConfig, {
+    namespace: config.namespace,
+    validityDays: config.servingCertificateValidity / DAY_MS,
+  });
+  const keeper = new CertificateKeeper({
+    certificates,
+    distribution: new CaDistribution(kubeConfig),
+    broker: servingTarget(config, config.brokerServiceName, 'courier-broker-tls'),
+    webhook: servingTarget(config, config.webhookServiceName, 'courier-webhook-tls'),
+    webhookConfigurationName: config.webhookConfigurationName,
+    tenantNamespaces: () => toolConnections.list().map((tc) => tc.metadata.namespace!),
+    onBrokerCertificate: (certificate) => broker.server.updateCertificate(certificate),
+    intervalMs: Math.min(HOUR_MS, config.servingCertificateValidity / 6),
+    logger,
+  });
+  toolConnections.onChange((tc, event) => {
+    if (event === 'add') keeper.publishTo(tc.metadata.namespace!);
+  });
+  const brokerCertificate = await keeper.start();
+  lifecycle.onShutdown('certificate keeper', () => keeper.stop());
+  const broker = await startBroker({
+    kubeConfig,
+    keys,
+    stores,
+    sts,
+    toolConnections,
+    registry,
+    logger,
+    bindAddress: config.brokerBindAddress,
+    certificate: brokerCertificate,
+  });
+  lifecycle.onShutdown('broker', () => broker.stop());
+  brokerState.ready = broker.ready;
+
   const controllers = [
     createToolConnectionController({
       kubeConfig,
+      informer: toolConnections,
       keys,
       stores,
-      sts: courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {},
+      sts,
       logger,
       registry,
       controllerMetrics,
@@ -118,4 +170,21 @@ async function startManager(
     logger.error({ err }, 'controllers stopped with an error');
     void lifecycle.shutdown('controllers failed');
   });
+}
+
+/** The Service's in-cluster DNS names, plus any extra names given for local runs. */
+function servingTarget(config: ManagerConfig, service: string, secretName: string): ServingCertificateTarget {
+  const ns = config.namespace;
+  return {
+    secretName,
+    commonName: `${service}.${ns}.svc`,
+    dnsNames: [
+      service,
+      `${service}.${ns}`,
+      `${service}.${ns}.svc`,
+      `${service}.${ns}.svc.cluster.local`,
+      ...(config.tlsExtraSans?.dnsNames ?? []),
+    ],
+    ipAddresses: config.tlsExtraSans?.ipAddresses ?? [],
+  };
 }

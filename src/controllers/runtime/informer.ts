@@ -22,6 +22,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   /** Relist when no event, bookmark-driven reconnect or list has arrived for this long. */
   staleAfterMs: number;
+  /** Only objects with these labels; `list` must apply the same selector. */
+  labelSelector?: string;
   restartBaseMs?: number;
   restartMaxMs?: number;
 }
@@ -30,7 +32,8 @@ type Handler<T> = (object: T, event: InformerEvent) => void;
 
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly kubeConfig: KubeConfig;
-  private readonly options: Required<InformerOptions<T>>;
+  private readonly options: Required<Omit<InformerOptions<T>, 'labelSelector'>> &
+    Pick<InformerOptions<T>, 'labelSelector'>;
   private readonly logger: Logger;
   private readonly handlers: Handler<T>[] = [];
   private current: ListWatch<T> | undefined;
@@ -40,6 +43,9 @@ export class ResilientInformer<T extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = true;
   private markSynced: () => void = () => {};
+  private synced: Promise<void> | undefined;
+  /** Components sharing this informer: it runs while one of them needs it. */
+  private users = 0;
   /** How often the informer was restarted after an error or silence. */
   restarts = 0;
 
@@ -59,15 +65,18 @@ export class ResilientInformer<T extends KubernetesObject> {
    * initialising a CRD's storage answers 429) and be retried.
    */
   start(): Promise<void> {
+    if (this.users++ > 0) return this.synced!;
     this.stopped = false;
-    const synced = new Promise<void>((resolve) => (this.markSynced = resolve));
+    this.synced = new Promise<void>((resolve) => (this.markSynced = resolve));
     this.connect();
     this.watchdog = setInterval(() => this.checkStaleness(), Math.max(100, this.options.staleAfterMs / 4));
     this.watchdog.unref();
-    return synced;
+    return this.synced;
   }
 
+  /** Stops once every component that started it has stopped it. */
   async stop(): Promise<void> {
+    if (this.users === 0 || --this.users > 0) return;
     this.stopped = true;
     clearInterval(this.watchdog);
     clearTimeout(this.restartTimer);
@@ -100,6 +109,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         return result;
       },
       false,
+      this.options.labelSelector,
     );
     for (const event of ['add', 'update', 'delete'] as const) {
       informer.on(event, (object: T) => {

@@ -27,13 +27,19 @@ export interface ToolConnectionControllerOptions {
   workers?: number;
   resyncMs?: number;
   now?: () => Date;
+  /** A ToolConnection informer shared with the broker; one of its own otherwise. */
+  informer?: ResilientInformer<ToolConnection>;
 }
 
-export function createToolConnectionController(options: ToolConnectionControllerOptions): Controller<ToolConnection> {
-  const { kubeConfig, namespace, logger } = options;
+/** An informer over the ToolConnections of one namespace, or of all. */
+export function toolConnectionInformer(
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  namespace?: string,
+): ResilientInformer<ToolConnection> {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const resource = { group: GROUP, version: VERSION, plural: TOOL_CONNECTIONS.plural };
-  const informer = new ResilientInformer<ToolConnection>(
+  return new ResilientInformer<ToolConnection>(
     kubeConfig,
     {
       path: namespace
@@ -47,6 +53,11 @@ export function createToolConnectionController(options: ToolConnectionController
     },
     logger,
   );
+}
+
+export function createToolConnectionController(options: ToolConnectionControllerOptions): Controller<ToolConnection> {
+  const { kubeConfig, namespace, logger } = options;
+  const informer = options.informer ?? toolConnectionInformer(kubeConfig, logger, namespace);
   const reconciler = new ToolConnectionReconciler({
     kubeConfig,
     keys: options.keys,

@@ -1,0 +1,75 @@
+// Puts Courier's CA where clients look for it: the caBundle of Courier's
+// MutatingWebhookConfiguration (for the apiserver calling the webhook), and a
+// ConfigMap in every namespace with ToolConnections (for agents calling the
+// broker; a projected volume can only read ConfigMaps of the pod's namespace).
+// Writes only what differs, so running it on every replica, often, is cheap.
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
+import { BROKER_CA_CONFIGMAP, BROKER_CA_KEY } from '../api/v1alpha1/delivery.ts';
+
+const MANAGED = { 'app.kubernetes.io/managed-by': 'courier' };
+
+export class CaDistribution {
+  private readonly core: CoreV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
+  /** Namespaces known to hold the current bundle, so steady state costs no request. */
+  private readonly published = new Map<string, string>();
+
+  constructor(kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  }
+
+  /** Sets the caBundle of every webhook in the configuration; false if the configuration does not exist. */
+  async updateWebhookConfiguration(name: string, caBundlePem: string): Promise<boolean> {
+    const caBundle = Buffer.from(caBundlePem).toString('base64');
+    let configuration;
+    try {
+      configuration = await this.admission.readMutatingWebhookConfiguration({ name });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return false;
+      throw error;
+    }
+    const webhooks = configuration.webhooks ?? [];
+    const stale = webhooks.map((w, i) => [w, i] as const).filter(([w]) => w.clientConfig.caBundle !== caBundle);
+    if (stale.length === 0) return true;
+    await this.admission.patchMutatingWebhookConfiguration({
+      name,
+      body: [
+        { op: 'test', path: '/metadata/resourceVersion', value: configuration.metadata?.resourceVersion },
+        ...stale.map(([, i]) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle })),
+      ],
+    });
+    return true;
+  }
+
+  /** Creates or updates the broker CA ConfigMap in `namespace`. */
+  async publish(namespace: string, caBundlePem: string): Promise<void> {
+    if (this.published.get(namespace) === caBundlePem) return;
+    let existing: V1ConfigMap | undefined;
+    try {
+      existing = await this.core.readNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace });
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) throw error;
+    }
+    if (existing?.data?.[BROKER_CA_KEY] !== caBundlePem) {
+      const body: V1ConfigMap = {
+        metadata: {
+          name: BROKER_CA_CONFIGMAP,
+          namespace,
+          labels: MANAGED,
+          ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+        },
+        data: { [BROKER_CA_KEY]: caBundlePem },
+      };
+      if (existing) await this.core.replaceNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace, body });
+      else await this.core.createNamespacedConfigMap({ namespace, body });
+    }
+    this.published.set(namespace, caBundlePem);
+  }
+}
