@@ -26,6 +26,8 @@ export interface Answer {
   body?: unknown;
   /** Never answer (the request hangs until the client gives up). */
   hang?: boolean;
+  /** Send `body` in this many chunks, without a Content-Length. */
+  chunks?: number;
 }
 
 export type Handler = (request: ReceivedRequest, index: number) => Answer | Promise<Answer>;
@@ -58,7 +60,11 @@ export class FakeBroker {
           }
           const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? {});
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-          res.end(body);
+          const size = Math.ceil(body.length / (answer.chunks ?? 1));
+          for (let start = 0; answer.chunks && start < body.length; start += size) {
+            res.write(body.slice(start, start + size));
+          }
+          res.end(answer.chunks ? undefined : body);
         });
       });
     });
