@@ -13,6 +13,7 @@ import {
 import { BROKER_CA_CONFIGMAP, BROKER_CA_KEY } from '../api/v1alpha1/delivery.ts';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'courier' };
+const MAX_ATTEMPTS = 3;
 
 export class CaDistribution {
   private readonly core: CoreV1Api;
@@ -51,25 +52,37 @@ export class CaDistribution {
   /** Creates or updates the broker CA ConfigMap in `namespace`. */
   async publish(namespace: string, caBundlePem: string): Promise<void> {
     if (this.published.get(namespace) === caBundlePem) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writeConfigMap(namespace, caBundlePem);
+        break;
+      } catch (error) {
+        // Another writer (a second replica, a concurrent pass) got there first: read again.
+        const lostRace = error instanceof ApiException && (error.code === 409 || error.code === 404);
+        if (!lostRace || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+    this.published.set(namespace, caBundlePem);
+  }
+
+  private async writeConfigMap(namespace: string, caBundlePem: string): Promise<void> {
     let existing: V1ConfigMap | undefined;
     try {
       existing = await this.core.readNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace });
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) throw error;
     }
-    if (existing?.data?.[BROKER_CA_KEY] !== caBundlePem) {
-      const body: V1ConfigMap = {
-        metadata: {
-          name: BROKER_CA_CONFIGMAP,
-          namespace,
-          labels: MANAGED,
-          ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
-        },
-        data: { [BROKER_CA_KEY]: caBundlePem },
-      };
-      if (existing) await this.core.replaceNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace, body });
-      else await this.core.createNamespacedConfigMap({ namespace, body });
-    }
-    this.published.set(namespace, caBundlePem);
+    if (existing?.data?.[BROKER_CA_KEY] === caBundlePem) return;
+    const body: V1ConfigMap = {
+      metadata: {
+        name: BROKER_CA_CONFIGMAP,
+        namespace,
+        labels: MANAGED,
+        ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+      },
+      data: { [BROKER_CA_KEY]: caBundlePem },
+    };
+    if (existing) await this.core.replaceNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace, body });
+    else await this.core.createNamespacedConfigMap({ namespace, body });
   }
 }
