@@ -23,6 +23,7 @@ import { SecretDocument } from '../kube/secret-document.ts';
 export const CA_SECRET = 'courier-ca';
 const MANAGED = { 'app.kubernetes.io/managed-by': 'courier' };
 const MAX_ATTEMPTS = 5;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface ServingCertificateTarget {
   /** The kubernetes.io/tls Secret to keep current. */
@@ -98,8 +99,8 @@ export class ServingCertificates {
 
   private stillGood(current: KeyPairPem, target: ServingCertificateTarget, caKeyId: string): boolean {
     const facts = describeCertificate(current.certPem);
-    const lifetime = facts.notAfter.getTime() - facts.notBefore.getTime();
-    const renewAt = facts.notAfter.getTime() - lifetime / 3;
+    // From the configured validity, not notBefore: certificates are backdated for clock skew.
+    const renewAt = facts.notAfter.getTime() - (this.validityDays * DAY_MS) / 3;
     return (
       this.now().getTime() < renewAt &&
       facts.authorityKeyId === caKeyId &&
