@@ -1,6 +1,7 @@
 // The option tables of Courier's in-cluster processes. Each entry is the single
 // source of its flag, environment variable, help text, default and validation.
 import { LOG_LEVELS } from '../log/logger.ts';
+import { binaryQuantity, httpsUrl, imageReference, PULL_POLICIES, tokenExpiration } from '../webhook/settings.ts';
 import type { ConfigOf, OptionSpec } from './options.ts';
 import {
   bindAddress,
@@ -158,14 +159,47 @@ export const webhookOptions = {
   tlsCertFile: {
     flags: '--tls-cert-file <path>',
     env: 'COURIER_TLS_CERT_FILE',
-    description: 'PEM certificate (chain) the admission endpoint presents',
-    schema: optional(existingFile()),
+    description: 'PEM certificate (chain) the admission endpoint presents; re-read when it changes',
+    schema: existingFile(),
   },
   tlsKeyFile: {
     flags: '--tls-key-file <path>',
     env: 'COURIER_TLS_KEY_FILE',
-    description: 'PEM private key of --tls-cert-file',
-    schema: optional(existingFile()),
+    description: 'PEM private key of --tls-cert-file; re-read when it changes',
+    schema: existingFile(),
+  },
+  agentImage: {
+    flags: '--agent-image <image>',
+    env: 'COURIER_AGENT_IMAGE',
+    description: "image of the agent container added to pods (Courier's own image)",
+    schema: imageReference(),
+  },
+  agentImagePullPolicy: {
+    flags: '--agent-image-pull-policy <policy>',
+    env: 'COURIER_AGENT_IMAGE_PULL_POLICY',
+    description: `imagePullPolicy of the agent container: ${PULL_POLICIES.join(', ')}`,
+    defaultValue: 'IfNotPresent',
+    schema: oneOf(PULL_POLICIES),
+  },
+  brokerUrl: {
+    flags: '--broker-url <url>',
+    env: 'COURIER_BROKER_URL',
+    description: 'https URL at which agents reach the broker',
+    schema: httpsUrl(),
+  },
+  tokenExpiration: {
+    flags: '--token-expiration <duration>',
+    env: 'COURIER_TOKEN_EXPIRATION',
+    description: 'lifetime of the projected token agents present to the broker; at least 10m (the kubelet renews it)',
+    defaultValue: '10m',
+    schema: tokenExpiration(),
+  },
+  credentialsSizeLimit: {
+    flags: '--credentials-size-limit <size>',
+    env: 'COURIER_CREDENTIALS_SIZE_LIMIT',
+    description: 'sizeLimit of the in-memory credentials volume, in Ki, Mi or Gi',
+    defaultValue: '1Mi',
+    schema: binaryQuantity(),
   },
 } satisfies Record<string, OptionSpec>;
 

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { formatBindAddress } from '../../config/bind-address.ts';
-import { webhookOptions } from '../../config/commands.ts';
+import { webhookOptions, type WebhookConfig } from '../../config/commands.ts';
 import { readConfig } from '../../config/options.ts';
+import { loadKubeConfig } from '../../kube/kubeconfig.ts';
+import { ToolConnectionLookup } from '../../webhook/connections.ts';
+import { AdmissionServer, MUTATE_PATH } from '../../webhook/server.ts';
 import type { CommandDefinition } from '../program.ts';
-import { runComponent } from './component-process.ts';
+import { runComponent, type ComponentContext } from './component-process.ts';
 
 export const webhookCommand: CommandDefinition = {
   name: 'webhook',
@@ -12,11 +15,44 @@ export const webhookCommand: CommandDefinition = {
   options: webhookOptions,
   run: (command: Command) => {
     const config = readConfig(webhookOptions, command);
-    return runComponent('webhook', config, async ({ logger }) => {
-      logger.info(
-        { webhookBindAddress: formatBindAddress(config.webhookBindAddress) },
-        'admission handling is not implemented yet; serving metrics and health probes only',
-      );
-    });
+    return runComponent('webhook', config, (context) => startWebhook(config, context));
   },
 };
+
+async function startWebhook(config: WebhookConfig, { logger, lifecycle, probes, registry }: ComponentContext) {
+  const connections = new ToolConnectionLookup(loadKubeConfig(config.kubeconfig), logger);
+  // Until the cache is filled every admission would cost a GET; the Service
+  // sends requests only to ready replicas, so readiness waits for it.
+  let synced = false;
+  probes.addReadinessCheck('toolconnection-cache', () => {
+    if (!synced) throw new Error('ToolConnection cache not filled yet');
+  });
+  lifecycle.onShutdown('ToolConnection cache', () => connections.stop());
+  void connections.start().then(() => {
+    synced = true;
+    logger.info('ToolConnection cache filled');
+  });
+
+  const server = new AdmissionServer({
+    address: config.webhookBindAddress,
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    review: {
+      settings: {
+        agentImage: config.agentImage,
+        agentImagePullPolicy: config.agentImagePullPolicy,
+        brokerUrl: config.brokerUrl,
+        tokenExpirationSeconds: config.tokenExpiration,
+        credentialsSizeLimit: config.credentialsSizeLimit,
+      },
+      lookup: (namespace, name) => connections.get(namespace, name),
+    },
+    registry,
+    logger,
+  });
+  const bound = await server.start();
+  // Registered last so it runs first: requests in flight finish while the
+  // cache they read is still there.
+  lifecycle.onShutdown('admission server', () => server.stop());
+  logger.info({ webhookAddress: formatBindAddress(bound), path: MUTATE_PATH }, 'serving admission requests');
+}
