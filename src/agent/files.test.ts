@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CredentialResponse } from '../api/v1alpha1/delivery.ts';
 import {
@@ -148,6 +148,16 @@ describe('writeConnectionFiles', () => {
     for (const name of ['username', 'password', 'ca.pem', 'credentials.json']) {
       expect(await modeOf(path.join(dir, 'db', name))).toBe(0o440);
     }
+  });
+
+  it('keeps the setgid bit an fsGroup volume gives new directories, so files keep that group', async () => {
+    const volume = path.join(dir, 'volume');
+    await mkdir(volume);
+    await chmod(volume, 0o2777);
+    await writeConnectionFiles(volume, 'db', credentialFiles(generic), 0o440);
+    const { mode, gid } = await stat(path.join(volume, 'db'));
+    expect(mode & 0o7777).toBe(0o2750);
+    expect((await stat(path.join(volume, 'db', 'password'))).gid).toBe(gid);
   });
 
   it('tightens a directory and files left with wider modes', async () => {
