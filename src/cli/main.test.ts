@@ -40,10 +40,7 @@ describe('courier', () => {
     expect(stderr).toBe('courier: invalid --kubeconfig (KUBECONFIG): no such file: "/nonexistent/kubeconfig"\n');
   });
 
-  it.each([
-    ['status', 'the kubectl plugin'],
-    ['agent', 'the credential broker'],
-  ])('says plainly that %s is not implemented yet and exits 3', async (command, feature) => {
+  it.each([['status', 'the kubectl plugin']])('says plainly that %s is not implemented yet and exits 3', async (command, feature) => {
     const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
     expect(code).toBe(3);
     expect(stdout).toBe('');

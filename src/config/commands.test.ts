@@ -56,6 +56,11 @@ describe('manager options', () => {
       shutdownTimeout: 30_000,
       leaderElect: false,
       leaderElectionId: 'courier-manager',
+      brokerBindAddress: { host: '', port: 8443 },
+      brokerServiceName: 'courier-broker',
+      webhookServiceName: 'courier-webhook',
+      webhookConfigurationName: 'courier',
+      servingCertificateValidity: 90 * 86_400_000,
     });
   });
 
@@ -70,6 +75,12 @@ describe('manager options', () => {
       COURIER_SHUTDOWN_TIMEOUT: '1m30s',
       COURIER_LEADER_ELECT: 'true',
       COURIER_LEADER_ELECTION_ID: 'courier.example.com',
+      COURIER_BROKER_BIND_ADDRESS: '0.0.0.0:9443',
+      COURIER_BROKER_SERVICE_NAME: 'broker',
+      COURIER_WEBHOOK_SERVICE_NAME: 'webhook',
+      COURIER_WEBHOOK_CONFIGURATION_NAME: 'courier.example.com',
+      COURIER_TLS_EXTRA_SANS: 'localhost, 127.0.0.1,::1',
+      COURIER_SERVING_CERTIFICATE_VALIDITY: '30d',
     });
     expect(load(managerOptions, [])).toEqual({
       logLevel: 'debug',
@@ -80,6 +91,12 @@ describe('manager options', () => {
       shutdownTimeout: 90_000,
       leaderElect: true,
       leaderElectionId: 'courier.example.com',
+      brokerBindAddress: { host: '0.0.0.0', port: 9443 },
+      brokerServiceName: 'broker',
+      webhookServiceName: 'webhook',
+      webhookConfigurationName: 'courier.example.com',
+      tlsExtraSans: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] },
+      servingCertificateValidity: 30 * 86_400_000,
     });
   });
 
@@ -195,9 +212,13 @@ describe('agent options', () => {
       shutdownTimeout: 30_000,
       brokerUrl: 'https://broker.courier-system.svc',
       tokenFile: '/var/run/secrets/courier.dev/token',
+      caFile: '/var/run/secrets/courier.dev/ca.crt',
       outputDir: '/var/run/courier',
       connections: ['github', 'aws-prod'],
       mode: 'init',
+      fileMode: '0400',
+      retryTimeout: 120_000,
+      requestTimeout: 10_000,
     });
   });
 

@@ -6,7 +6,7 @@
 // each kind, the attack matrix, the records on status, the audit log, and a
 // search for every issued and stored secret everywhere afterwards.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -30,7 +30,7 @@ import {
 } from '../../src/api/v1alpha1/delivery.ts';
 import { CONNECTIONS_ANNOTATION, INJECT_LABEL, type ToolConnection } from '../../src/api/v1alpha1/index.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
-import { MANAGER_EPHEMERAL, RunningComponent } from '../support/component.ts';
+import { MAIN, MANAGER_EPHEMERAL, RunningComponent, runToEnd } from '../support/component.ts';
 import { SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
 import { etcdSource, findLeaks, valuesSource } from '../support/leak-scanner.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
@@ -56,6 +56,9 @@ let dispatcher: Agent;
 let webhookConfiguration: string;
 /** Every secret value handed out during the suite, for the leak search. */
 const issuedSecrets: string[] = [];
+/** The agent's log lines, searched for leaks too. */
+const agentLogs: string[] = [];
+let ca: string;
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -118,14 +121,14 @@ beforeAll(async () => {
   for (const name of ['aws-role', 'aws-key', 'ssh-host']) await waitReady(name);
 
   // The agent's trust: the CA the manager published into the tenant namespace.
-  const ca = await eventually(
+  ca = await eventually(
     async () =>
       (await core.readNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace: tenant }).catch(() => undefined))
         ?.data?.[BROKER_CA_KEY],
     (value) => value !== undefined,
     20_000,
     'the broker CA ConfigMap in the tenant namespace',
-  );
+  ).then((found) => found!);
   dispatcher = new Agent({ connect: { ca } });
 }, 120_000);
 
@@ -363,6 +366,69 @@ describe('the credential broker', () => {
     });
   });
 
+  it('serves the real agent process, which writes every connection as files into tmpfs', async () => {
+    const pod = await createPod();
+    // What the kubelet projects into the agent's container.
+    const secretsDir = await mkdtemp(path.join(os.tmpdir(), 'courier-projected-'));
+    await writeFile(path.join(secretsDir, 'token'), await tokenFor(pod), { mode: 0o400 });
+    await writeFile(path.join(secretsDir, 'ca.crt'), ca);
+    // The credentials volume is an emptyDir with medium Memory: tmpfs.
+    const output = await mkdtemp('/dev/shm/courier-agent-');
+    const mounts = await readFile('/proc/mounts', 'utf8');
+    expect(mounts).toMatch(/ \/dev\/shm tmpfs /);
+
+    const run = await runToEnd(MAIN, [
+      'agent',
+      '--mode=init',
+      `--broker-url=${brokerUrl}`,
+      '--connections=aws-role,aws-key,ssh-host',
+      `--token-file=${path.join(secretsDir, 'token')}`,
+      `--ca-file=${path.join(secretsDir, 'ca.crt')}`,
+      `--output-dir=${output}`,
+      '--file-mode=0400',
+    ]);
+    agentLogs.push(run.stdout, run.stderr);
+    expect(run.code).toBe(0);
+
+    const modeOf = async (file: string) => ((await stat(path.join(output, file))).mode & 0o777).toString(8);
+    expect((await readdir(output)).sort()).toEqual(['.courier-ready', 'aws-key', 'aws-role', 'ssh-host']);
+    for (const name of ['aws-role', 'aws-key']) {
+      expect((await readdir(path.join(output, name))).sort()).toEqual(['config', 'credentials', 'credentials.json']);
+      for (const file of ['config', 'credentials', 'credentials.json'])
+        expect(await modeOf(`${name}/${file}`)).toBe('400');
+      const json = JSON.parse(await readFile(path.join(output, name, 'credentials.json'), 'utf8')) as {
+        Version: number;
+        AccessKeyId: string;
+        SecretAccessKey: string;
+        SessionToken: string;
+        Expiration: string;
+      };
+      expect(json.Version).toBe(1);
+      expect(json.AccessKeyId).not.toBe(ACCESS_KEY_ID);
+      expect(json.SessionToken).toBeTruthy();
+      issuedSecrets.push(json.SecretAccessKey, json.SessionToken);
+      const ini = await readFile(path.join(output, name, 'credentials'), 'utf8');
+      expect(ini).toContain(`aws_secret_access_key = ${json.SecretAccessKey}`);
+      expect(await readFile(path.join(output, name, 'config'), 'utf8')).toContain('region = us-east-1');
+      // The files work: STS answers to them.
+      const sts = new STSClient({
+        region: 'us-east-1',
+        endpoint: moto.endpoint,
+        credentials: {
+          accessKeyId: json.AccessKeyId,
+          secretAccessKey: json.SecretAccessKey,
+          sessionToken: json.SessionToken,
+        },
+      });
+      expect((await sts.send(new GetCallerIdentityCommand({}))).Account).toBe('123456789012');
+      sts.destroy();
+    }
+    expect(await readFile(path.join(output, 'ssh-host', 'password'), 'utf8')).toBe(SSH_PASSWORD);
+    expect(await readFile(path.join(output, 'ssh-host', 'privateKey'), 'utf8')).toBe(SSH_KEY);
+    expect(await modeOf('ssh-host/password')).toBe('400');
+    expect(run.stdout).not.toContain(SSH_PASSWORD);
+  });
+
   it('counts issuances on the ToolConnection status', async () => {
     const tc = await eventually(
       () => readConnection('ssh-host'),
@@ -511,6 +577,7 @@ describe('the credential broker', () => {
       [
         etcdSource(process.env.COURIER_TEST_ETCD_URL!),
         valuesSource('manager log', manager.records),
+        valuesSource('agent log', agentLogs),
         valuesSource('event', events),
         valuesSource('toolconnection', statuses.items),
         valuesSource('pod', pods),
