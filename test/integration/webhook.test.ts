@@ -303,7 +303,7 @@ describe('courier webhook behind kube-apiserver', () => {
     })();
     await writeServingPair();
     await webhook.waitForLog('TLS certificate reloaded');
-    // A few more requests after the switch, some on new connections.
+    // A few more requests after the switch.
     const after = created;
     await until(() => created >= after + 5, 30_000, 'requests after the reload');
     stop = true;
