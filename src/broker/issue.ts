@@ -14,8 +14,7 @@ import {
 } from '@aws-sdk/client-sts';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CredentialResponse } from '../api/v1alpha1/delivery.ts';
-import type { ToolConnection } from '../api/v1alpha1/index.ts';
-import { SCHEDULE_LABEL } from '../controllers/scanschedule/reconciler.ts';
+import { SCHEDULE_LABEL, type ToolConnection } from '../api/v1alpha1/index.ts';
 import type { StsSettings } from '../controllers/toolconnection/aws-validation.ts';
 import type { Credential } from '../crypto/fingerprint.ts';
 import { BrokerDenial } from './denial.ts';

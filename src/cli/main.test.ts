@@ -1,5 +1,10 @@
 // Runs the real entry points as child processes, as a user or kubelet would.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createCertificateAuthority, issueCertificate } from '../crypto/pki.ts';
 import { KUBECTL_PLUGIN, LOCAL_EPHEMERAL, MAIN, runToEnd } from '../../test/support/component.ts';
 import { start } from '../../test/support/started-components.ts';
 
@@ -15,7 +20,7 @@ describe('courier', () => {
   });
 
   it('exits 2 naming the flag and variable for a bad value, without a stack trace', async () => {
-    const { code, stderr } = await runToEnd(MAIN, ['webhook', '--metrics-bind-address', 'abc']);
+    const { code, stderr } = await runToEnd(MAIN, ['manager', '--metrics-bind-address', 'abc']);
     expect(code).toBe(2);
     expect(stderr).toBe(
       'courier: invalid --metrics-bind-address (COURIER_METRICS_BIND_ADDRESS): expected host:port such as ":8080" or "127.0.0.1:8080", got "abc"\n',
@@ -40,17 +45,55 @@ describe('courier', () => {
     expect(stderr).toBe('courier: invalid --kubeconfig (KUBECONFIG): no such file: "/nonexistent/kubeconfig"\n');
   });
 
-  it.each([['status', 'the kubectl plugin']])('says plainly that %s is not implemented yet and exits 3', async (command, feature) => {
-    const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
-    expect(code).toBe(3);
-    expect(stdout).toBe('');
-    expect(stderr).toBe(`courier: not implemented yet: ${command} arrives with ${feature}\n`);
-  });
+  it.each([['status', 'the kubectl plugin']])(
+    'says plainly that %s is not implemented yet and exits 3',
+    async (command, feature) => {
+      const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
+      expect(code).toBe(3);
+      expect(stdout).toBe('');
+      expect(stderr).toBe(`courier: not implemented yet: ${command} arrives with ${feature}\n`);
+    },
+  );
 
   it(
     'runs the webhook until SIGTERM, serving /healthz, then exits 0',
     async () => {
-      const webhook = start(['webhook', ...LOCAL_EPHEMERAL, '--shutdown-timeout', '5s']);
+      // What the webhook needs to start: a serving pair and a kubeconfig (whose
+      // apiserver need not answer: the webhook starts, unready, and retries).
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'courier-main-'));
+      const ca = await createCertificateAuthority('courier-main-test', 1);
+      const pair = await issueCertificate(ca, {
+        commonName: 'courier-webhook',
+        ipAddresses: ['127.0.0.1'],
+        usage: 'server',
+        validityDays: 1,
+      });
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromClusterAndUser(
+        { name: 'nowhere', server: 'https://127.0.0.1:1', skipTLSVerify: false },
+        { name: 'nobody' },
+      );
+      await writeFile(path.join(dir, 'tls.crt'), pair.certPem);
+      await writeFile(path.join(dir, 'tls.key'), pair.keyPem);
+      await writeFile(path.join(dir, 'kubeconfig'), kubeConfig.exportConfig());
+      const webhook = start([
+        'webhook',
+        ...LOCAL_EPHEMERAL,
+        '--webhook-bind-address',
+        '127.0.0.1:0',
+        '--shutdown-timeout',
+        '5s',
+        '--tls-cert-file',
+        path.join(dir, 'tls.crt'),
+        '--tls-key-file',
+        path.join(dir, 'tls.key'),
+        '--kubeconfig',
+        path.join(dir, 'kubeconfig'),
+        '--agent-image',
+        'ghcr.io/courier/courier:test',
+        '--broker-url',
+        'https://courier-broker.courier-system.svc',
+      ]);
       const url = await webhook.healthProbeUrl();
       const health = await fetch(`${url}/healthz`);
       expect([health.status, await health.text()]).toEqual([200, 'ok']);

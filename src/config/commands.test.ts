@@ -173,22 +173,44 @@ describe('manager options', () => {
 });
 
 describe('webhook options', () => {
-  it('defaults the webhook address and leaves TLS files unset', () => {
-    const config = load(webhookOptions, []);
-    expect(config.webhookBindAddress).toEqual({ host: '', port: 9443 });
-    expect(config.tlsCertFile).toBeUndefined();
-    expect(config.tlsKeyFile).toBeUndefined();
+  const cert = tempFile('tls.crt');
+  const key = tempFile('tls.key');
+  const required = [
+    '--tls-cert-file',
+    cert,
+    '--tls-key-file',
+    key,
+    '--agent-image',
+    'ghcr.io/courier/courier:0.1.0',
+    '--broker-url',
+    'https://courier-broker.courier-system.svc',
+  ];
+
+  it('requires the TLS files, the agent image and the broker URL', () => {
+    expect(configError(() => load(webhookOptions, [])).problems).toEqual([
+      'invalid --tls-cert-file (COURIER_TLS_CERT_FILE): required but not set',
+      'invalid --tls-key-file (COURIER_TLS_KEY_FILE): required but not set',
+      'invalid --agent-image (COURIER_AGENT_IMAGE): required but not set',
+      'invalid --broker-url (COURIER_BROKER_URL): required but not set',
+    ]);
   });
 
-  it('accepts existing TLS files and rejects missing ones', () => {
-    const cert = tempFile('tls.crt');
-    const key = tempFile('tls.key');
-    expect(load(webhookOptions, ['--tls-cert-file', cert, '--tls-key-file', key])).toMatchObject({
+  it('defaults the address, pull policy, token lifetime and volume size', () => {
+    expect(load(webhookOptions, required)).toMatchObject({
+      webhookBindAddress: { host: '', port: 9443 },
       tlsCertFile: cert,
       tlsKeyFile: key,
+      agentImage: 'ghcr.io/courier/courier:0.1.0',
+      agentImagePullPolicy: 'IfNotPresent',
+      brokerUrl: 'https://courier-broker.courier-system.svc',
+      tokenExpiration: 600,
+      credentialsSizeLimit: '1Mi',
     });
+  });
+
+  it('rejects a TLS file that does not exist', () => {
     process.env.COURIER_TLS_KEY_FILE = join(tempDir, 'missing.key');
-    expect(configError(() => load(webhookOptions, [])).message).toBe(
+    expect(configError(() => load(webhookOptions, required.slice(0, 2).concat(required.slice(4)))).message).toBe(
       `invalid --tls-key-file (COURIER_TLS_KEY_FILE): no such file: ${JSON.stringify(join(tempDir, 'missing.key'))}`,
     );
   });

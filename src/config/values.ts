@@ -12,7 +12,7 @@ import { parseDuration } from './duration.ts';
 const REQUIRED = 'required but not set';
 
 /** `parse` returns undefined for text that is not a valid `expected`. */
-function parsedValue<T>(expected: string, parse: (raw: string) => T | undefined): z.ZodType<T> {
+export function parsedValue<T>(expected: string, parse: (raw: string) => T | undefined): z.ZodType<T> {
   return z.string({ error: REQUIRED }).transform((raw, ctx) => {
     const value = parse(raw);
     if (value === undefined) {

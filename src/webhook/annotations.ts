@@ -2,15 +2,8 @@
 // refusal names the bad value and what was expected, because the person who
 // reads it is looking at `kubectl apply` output, not at this code.
 import type { V1Pod } from '@kubernetes/client-node';
-import { CONNECTIONS_ANNOTATION, INJECT_LABEL } from '../api/v1alpha1/index.ts';
+import { CONNECTION_PATHS_ANNOTATION, CONNECTIONS_ANNOTATION, INJECT_LABEL } from '../api/v1alpha1/index.ts';
 import { CREDENTIALS_DIR } from '../api/v1alpha1/delivery.ts';
-
-/**
- * Custom mount paths, JSON {"connection": "/path"}, written by the ScanSchedule
- * controller from spec.connections[].mountPath (it declares the same name in
- * src/controllers/scanschedule/reconciler.ts; a test keeps the two equal).
- */
-export const CONNECTION_PATHS_ANNOTATION = 'courier.dev/connection-paths';
 
 /** A request Courier refuses: 400 when the pod is malformed, 403 when it asks for something it may not have. */
 export interface Denial {

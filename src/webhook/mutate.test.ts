@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1Pod, V1PodSpec } from '@kubernetes/client-node';
-import { CONNECTION_PATHS_ANNOTATION as RECONCILER_PATHS_ANNOTATION } from '../controllers/scanschedule/reconciler.ts';
-import { CONNECTION_PATHS_ANNOTATION } from './annotations.ts';
+import { CONNECTION_PATHS_ANNOTATION } from '../api/v1alpha1/index.ts';
 import { mutate, type Mutation } from './mutate.ts';
 import { applyPatch, CONNECTIONS, NAMESPACE, SETTINGS } from './testing/fixtures.ts';
 
@@ -265,8 +264,4 @@ describe('a pod seen again', () => {
       { name: 'AWS_CONFIG_FILE', value: '/var/run/courier/aws-prod/config' },
     ]);
   });
-});
-
-it('reads the custom paths annotation the ScanSchedule controller writes', () => {
-  expect(CONNECTION_PATHS_ANNOTATION).toBe(RECONCILER_PATHS_ANNOTATION);
 });

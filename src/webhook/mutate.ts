@@ -2,18 +2,10 @@
 // Courier's volumes, agent, mounts and env (only what is missing, so a pod
 // that already has them gets an empty patch), or the reason it is refused.
 import type { V1Container, V1Pod, V1VolumeMount } from '@kubernetes/client-node';
-import type { ToolConnection } from '../api/v1alpha1/index.ts';
+import { CONNECTION_PATHS_ANNOTATION, type ToolConnection } from '../api/v1alpha1/index.ts';
 import { AGENT_CONTAINER, CREDENTIALS_VOLUME, TOKEN_VOLUME } from '../api/v1alpha1/delivery.ts';
 import { additionsFor, type Additions } from './additions.ts';
-import {
-  CONNECTION_PATHS_ANNOTATION,
-  connectionNames,
-  connectionPaths,
-  forbidden,
-  isDenial,
-  isOptedIn,
-  type Denial,
-} from './annotations.ts';
+import { connectionNames, connectionPaths, forbidden, isDenial, isOptedIn, type Denial } from './annotations.ts';
 import { contains } from './contains.ts';
 import type { WebhookSettings } from './settings.ts';
 

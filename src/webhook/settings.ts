@@ -2,8 +2,9 @@
 // options that set it. Values are normalised here, once, to the form the
 // apiserver stores: on reinvocation the webhook compares what it would add
 // with what the pod already holds, so "1024Ki" must already read "1Mi".
-import { z } from 'zod';
+import type { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
+import { parsedValue } from '../config/values.ts';
 
 export const PULL_POLICIES = ['IfNotPresent', 'Always', 'Never'] as const;
 export type PullPolicy = (typeof PULL_POLICIES)[number];
@@ -17,21 +18,6 @@ export interface WebhookSettings {
   tokenExpirationSeconds: number;
   /** sizeLimit of the in-memory credentials volume, a canonical Kubernetes quantity. */
   credentialsSizeLimit: string;
-}
-
-/**
- * A value schema in the style of src/config/values.ts (which keeps its helper
- * private): `parse` returns undefined for text that is not a valid `expected`.
- */
-function parsedValue<T>(expected: string, parse: (raw: string) => T | undefined): z.ZodType<T> {
-  return z.string({ error: 'required but not set' }).transform((raw, ctx) => {
-    const value = parse(raw);
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${JSON.stringify(raw)}` });
-      return z.NEVER;
-    }
-    return value;
-  });
 }
 
 /** Kubernetes refuses projected service-account tokens that live shorter than this. */

@@ -8,7 +8,8 @@ import { BatchV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-no
 import type { ScanSchedule, ToolConnection } from '../../src/api/v1alpha1/index.ts';
 import { KubernetesEventRecorder } from '../../src/controllers/runtime/events.ts';
 import type { ReconcileResult } from '../../src/controllers/runtime/controller.ts';
-import { SCHEDULE_LABEL, ScanScheduleReconciler } from '../../src/controllers/scanschedule/reconciler.ts';
+import { SCHEDULE_LABEL } from '../../src/api/v1alpha1/index.ts';
+import { ScanScheduleReconciler } from '../../src/controllers/scanschedule/reconciler.ts';
 import { jobName } from '../../src/controllers/scanschedule/schedule.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';

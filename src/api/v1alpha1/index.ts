@@ -16,3 +16,7 @@ export const INJECT_LABEL = 'courier.dev/inject';
 export const CONNECTIONS_ANNOTATION = 'courier.dev/connections';
 /** Annotation on a ScanSchedule whose every new value starts one run. */
 export const RUN_NOW_ANNOTATION = 'courier.dev/run-now';
+/** Annotation, written by the ScanSchedule controller, mapping connection names to custom mount paths (JSON). */
+export const CONNECTION_PATHS_ANNOTATION = 'courier.dev/connection-paths';
+/** Label on a ScanSchedule's Jobs and pods naming the schedule (also an AWS session tag). */
+export const SCHEDULE_LABEL = 'courier.dev/scan-schedule';

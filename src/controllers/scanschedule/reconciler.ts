@@ -9,7 +9,9 @@ import { ApiException, BatchV1Api, type KubeConfig, type V1Job, CustomObjectsApi
 import {
   CONNECTIONS_ANNOTATION,
   GROUP,
+  CONNECTION_PATHS_ANNOTATION,
   INJECT_LABEL,
+  SCHEDULE_LABEL,
   RUN_NOW_ANNOTATION,
   SCAN_SCHEDULES,
   TOOL_CONNECTIONS,
@@ -25,10 +27,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { dueRuns, jobName, Schedule } from './schedule.ts';
 
-export const SCHEDULE_LABEL = 'courier.dev/scan-schedule';
 export const SCHEDULED_TIME_ANNOTATION = 'courier.dev/scheduled-time';
-/** Custom mount paths of a run's connections, as JSON {"name": "/path"}. */
-export const CONNECTION_PATHS_ANNOTATION = 'courier.dev/connection-paths';
 const RESOURCE = { group: GROUP, version: VERSION, plural: SCAN_SCHEDULES.plural };
 const ACTIVE_RECHECK_MS = 30_000;
 
