@@ -3,10 +3,10 @@
 //   ToolConnection (exists, allows the service account, Ready) → issue.
 // Every decision, either way, is one audit record and one metric sample;
 // refusals for a disallowed service account become access requests.
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { CredentialRequest, CredentialResponse } from '../api/v1alpha1/delivery.ts';
-import { GROUP, TOOL_CONNECTIONS, VERSION, type ToolConnection } from '../api/v1alpha1/index.ts';
+import type { ToolConnection } from '../api/v1alpha1/index.ts';
+import type { ToolConnectionLookup } from '../controllers/toolconnection/lookup.ts';
 import type { KeyHierarchy } from '../crypto/key-hierarchy.ts';
 import type { Credential } from '../crypto/fingerprint.ts';
 import type { Logger } from '../log/logger.ts';
@@ -24,11 +24,9 @@ const MAX_DURATION_SECONDS = 43_200;
 const SEALED_CACHE_ENTRIES = 10_000;
 
 export interface BrokerDeps {
-  kubeConfig: KubeConfig;
   verifier: Pick<ServiceAccountTokenVerifier, 'verify'>;
   pods: PodLookup;
-  /** The informer's cache of ToolConnections; misses are read from the apiserver. */
-  connections: { get(name: string, namespace: string): ToolConnection | undefined };
+  connections: Pick<ToolConnectionLookup, 'get'>;
   keys: Pick<KeyHierarchy, 'sealer'>;
   stores: Pick<StoreRegistry, 'get'>;
   issuer: Pick<CredentialIssuer, 'issue'>;
@@ -74,14 +72,12 @@ interface Decision {
 
 export class Broker {
   private readonly deps: BrokerDeps;
-  private readonly objects: CustomObjectsApi;
   private readonly audit: Logger;
   /** Sealed payloads by store, tenant, name and version: versions never change, so they never go stale. */
   private readonly sealed = new Map<string, string>();
 
   constructor(deps: BrokerDeps) {
     this.deps = deps;
-    this.objects = deps.kubeConfig.makeApiClient(CustomObjectsApi);
     this.audit = deps.logger.child({ audit: true });
   }
 
@@ -123,7 +119,7 @@ export class Broker {
     const signal = AbortSignal.timeout(this.deps.requestTimeoutMs ?? 10_000);
     const [pod, tc] = await Promise.all([
       this.deps.pods.find(identity.namespace, identity.podName, identity.podUid),
-      this.connection(identity.namespace, request.connection),
+      this.deps.connections.get(identity.namespace, request.connection),
     ]);
     try {
       authorize(identity, pod, request.connection, tc);
@@ -149,23 +145,6 @@ export class Broker {
     });
     this.deps.status.issued(identity.namespace, request.connection, new Date());
     return response;
-  }
-
-  private async connection(namespace: string, name: string): Promise<ToolConnection | undefined> {
-    const cached = this.deps.connections.get(name, namespace);
-    if (cached) return cached;
-    try {
-      return (await this.objects.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: TOOL_CONNECTIONS.plural,
-        namespace,
-        name,
-      })) as ToolConnection;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
   }
 
   private async openStored(tc: ToolConnection, signal: AbortSignal): Promise<Credential> {

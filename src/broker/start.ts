@@ -6,6 +6,7 @@ import type { ToolConnection } from '../api/v1alpha1/index.ts';
 import { formatBindAddress, type BindAddress } from '../config/bind-address.ts';
 import type { ResilientInformer } from '../controllers/runtime/informer.ts';
 import type { StsSettings } from '../controllers/toolconnection/aws-validation.ts';
+import { ToolConnectionLookup } from '../controllers/toolconnection/lookup.ts';
 import type { KeyHierarchy } from '../crypto/key-hierarchy.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreRegistry } from '../stores/registry.ts';
@@ -46,11 +47,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const pods = new CachedPodLookup(options.kubeConfig, logger);
   const status = new StatusRecorder(options.kubeConfig, logger);
   const issuer = new CredentialIssuer(options.sts);
+  const connections = new ToolConnectionLookup(options.kubeConfig, options.toolConnections);
   const broker = new Broker({
-    kubeConfig: options.kubeConfig,
     verifier,
     pods,
-    connections: { get: (name, namespace) => options.toolConnections.get(name, namespace) },
+    connections,
     keys: options.keys,
     stores: options.stores,
     issuer,
@@ -60,9 +61,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     metrics: new BrokerMetrics(options.registry),
   });
   const server = new BrokerServer(broker, logger);
-  const ready = Promise.all([pods.informer.start(), options.toolConnections.start(), verifier.prepare()]).then(
-    () => undefined,
-  );
+  const ready = Promise.all([pods.informer.start(), connections.start(), verifier.prepare()]).then(() => undefined);
   const address = await server.listen(options.bindAddress, options.certificate);
   logger.info({ brokerAddress: formatBindAddress(address) }, 'serving the credential broker');
   return {
@@ -73,7 +72,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       await server.close();
       await status.flush();
       issuer.close();
-      await Promise.all([pods.informer.stop(), options.toolConnections.stop()]);
+      await Promise.all([pods.informer.stop(), connections.stop()]);
     },
   };
 }

@@ -1,11 +1,5 @@
-import {
-  Observable,
-  VersionApi,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-  type VersionInfo,
-} from '@kubernetes/client-node';
+import { VersionApi, type KubeConfig, type VersionInfo } from '@kubernetes/client-node';
+import { abortable } from './abortable.ts';
 
 /** Asks the API server for its version: the cheapest call that proves it answers and accepts our credentials. */
 export class ApiServerVersionProbe {
@@ -17,21 +11,6 @@ export class ApiServerVersionProbe {
 
   /** Resolves with the server's version; `signal` cancels the request. */
   fetchVersion(signal: AbortSignal): Promise<VersionInfo> {
-    return this.#api.getCode(
-      {},
-      {
-        middleware: [
-          {
-            pre: (request: RequestContext) => {
-              request.setSignal(signal);
-              return new Observable(Promise.resolve(request));
-            },
-            post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-          },
-        ],
-        // Keep client-node's own middleware (its User-Agent header).
-        middlewareMergeStrategy: 'append',
-      },
-    );
+    return this.#api.getCode({}, abortable(signal));
   }
 }

@@ -3,7 +3,8 @@ import { formatBindAddress } from '../../config/bind-address.ts';
 import { webhookOptions, type WebhookConfig } from '../../config/commands.ts';
 import { readConfig } from '../../config/options.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
-import { ToolConnectionLookup } from '../../webhook/connections.ts';
+import { ToolConnectionLookup } from '../../controllers/toolconnection/lookup.ts';
+import { toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
 import { AdmissionServer, MUTATE_PATH } from '../../webhook/server.ts';
 import type { CommandDefinition } from '../program.ts';
 import { runComponent, type ComponentContext } from './component-process.ts';
@@ -20,7 +21,8 @@ export const webhookCommand: CommandDefinition = {
 };
 
 async function startWebhook(config: WebhookConfig, { logger, lifecycle, probes, registry }: ComponentContext) {
-  const connections = new ToolConnectionLookup(loadKubeConfig(config.kubeconfig), logger);
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const connections = new ToolConnectionLookup(kubeConfig, toolConnectionInformer(kubeConfig, logger));
   // Until the cache is filled every admission would cost a GET; the Service
   // sends requests only to ready replicas, so readiness waits for it.
   let synced = false;
