@@ -1,6 +1,6 @@
 // The admission server on a loopback port with a real certificate, driven by
 // a TLS client as the apiserver would drive it.
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { Agent, request, type RequestOptions } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../crypto/pki.ts';
 import { createLogger } from '../log/logger.ts';
+import { writeServingPair } from '../../test/support/courier-setup.ts';
 import { until } from '../../test/support/wait.ts';
 import { AdmissionServer, MUTATE_PATH } from './server.ts';
 import { CONNECTIONS, NAMESPACE, SETTINGS } from './testing/fixtures.ts';
@@ -29,25 +30,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** Writes a fresh serving pair for 127.0.0.1 the way the kubelet updates a Secret volume: atomically. */
-async function writePair(): Promise<void> {
-  const pair = await issueCertificate(ca, {
-    commonName: 'courier-webhook',
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-    validityDays: 1,
-  });
-  for (const [name, content] of [
-    ['tls.key', pair.keyPem],
-    ['tls.crt', pair.certPem],
-  ] as const) {
-    await writeFile(path.join(dir, `${name}.new`), content);
-    await rename(path.join(dir, `${name}.new`), path.join(dir, name));
-  }
-}
-
 async function startServer(registry = new Registry()): Promise<{ port: number; registry: Registry }> {
-  await writePair();
+  await writeServingPair(ca, dir);
   logs = [];
   server = new AdmissionServer({
     address: { host: '127.0.0.1', port: 0 },
@@ -152,7 +136,7 @@ describe('AdmissionServer', () => {
     expect((await post(port, REVIEW, {}, { agent })).status).toBe(200);
     const before = await servedCertificate(port);
 
-    await writePair();
+    await writeServingPair(ca, dir);
     await until(() => logs.some((line) => line.msg === 'TLS certificate reloaded'), 10_000);
     expect((await servedCertificate(port)).serialNumber).not.toBe(before.serialNumber);
     // The kept-alive connection still works.

@@ -20,7 +20,6 @@ import {
 } from '@kubernetes/client-node';
 import { importPKCS8, SignJWT, generateKeyPair, decodeJwt } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { stringify } from 'yaml';
 import {
   BROKER_CA_CONFIGMAP,
   BROKER_CA_KEY,
@@ -33,6 +32,7 @@ import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
 import { MAIN, MANAGER_EPHEMERAL, RunningComponent, runToEnd } from '../support/component.ts';
 import { SERVICE_ACCOUNT_ISSUER } from '../support/control-plane.ts';
 import { etcdSource, findLeaks, valuesSource } from '../support/leak-scanner.ts';
+import { motoIdentityEnv, writeMotoStsConfig } from '../support/courier-setup.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -91,15 +91,7 @@ beforeAll(async () => {
   await createConnections();
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'courier-broker-'));
-  const configFile = path.join(dir, 'courier.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      stores: [{ name: 'kubernetes', type: 'kubernetes' }],
-      defaultStore: 'kubernetes',
-      aws: { stsEndpoint: moto.endpoint },
-    }),
-  );
+  const configFile = await writeMotoStsConfig(dir, moto);
   // Lives for the whole suite (start() would kill it after the first test).
   manager = new RunningComponent(
     [
@@ -114,7 +106,7 @@ beforeAll(async () => {
       '--webhook-configuration-name',
       webhookConfiguration,
     ],
-    { AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey },
+    motoIdentityEnv(moto),
   );
   const { brokerAddress } = await manager.waitForLog('serving the credential broker');
   brokerUrl = `https://${brokerAddress as string}`;

@@ -13,12 +13,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { AGENT_CONTAINER, TOKEN_AUDIENCE } from '../../src/api/v1alpha1/delivery.ts';
 import { RUN_NOW_ANNOTATION, SCHEDULE_LABEL } from '../../src/api/v1alpha1/index.ts';
 import { REPO_ROOT } from '../support/binaries.ts';
 import { LOCAL_EPHEMERAL, MAIN, MANAGER_EPHEMERAL, RunningComponent, runToEnd } from '../support/component.ts';
 import { ControlPlane } from '../support/control-plane.ts';
+import { motoIdentityEnv, writeMotoStsConfig } from '../support/courier-setup.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 import { freePort } from '../support/ports.ts';
 import { eventually } from '../support/wait.ts';
@@ -64,18 +64,10 @@ beforeAll(async () => {
     },
   });
 
-  const configFile = path.join(workDir, 'courier.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      stores: [{ name: 'kubernetes', type: 'kubernetes' }],
-      defaultStore: 'kubernetes',
-      aws: { stsEndpoint: moto.endpoint },
-    }),
-  );
+  const configFile = await writeMotoStsConfig(workDir, moto);
   manager = new RunningComponent(
     ['manager', ...MANAGER_EPHEMERAL, '--kubeconfig', plane.kubeconfigPath, '--config', configFile],
-    { AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey },
+    motoIdentityEnv(moto),
   );
   const { brokerAddress } = await manager.waitForLog('serving the credential broker');
   brokerUrl = `https://${brokerAddress as string}`;

@@ -1,16 +1,17 @@
 // Several `courier manager` processes with --leader-elect on a real
 // apiserver: one leads and reconciles; when it stops, or is killed, another
 // takes over within 20 s and reconciling goes on.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { stringify } from 'yaml';
 import { createTestNamespace, kubectl } from '../support/cluster.ts';
 import { MANAGER_EPHEMERAL, type RunningComponent } from '../support/component.ts';
 import { start } from '../support/started-components.ts';
+import { stringify } from 'yaml';
+import { writeMotoStsConfig } from '../support/courier-setup.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
 
 const TAKEOVER_LIMIT_MS = 20_000;
@@ -23,15 +24,7 @@ beforeAll(async () => {
   moto = await startMoto();
   courierNamespace = await createTestNamespace('courier');
   tenant = await createTestNamespace('team');
-  configFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'courier-leader-')), 'courier.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      stores: [{ name: 'kubernetes', type: 'kubernetes' }],
-      defaultStore: 'kubernetes',
-      aws: { stsEndpoint: moto.endpoint },
-    }),
-  );
+  configFile = await writeMotoStsConfig(await mkdtemp(path.join(os.tmpdir(), 'courier-leader-')), moto);
 });
 
 afterAll(() => moto?.stop());

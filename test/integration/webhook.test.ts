@@ -5,7 +5,7 @@
 // IfNeeded makes after the apiserver's own ServiceAccount plugin has touched
 // the pod. No kubelet runs, so pods stay Pending; what is stored is the point.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'node:tls';
@@ -18,13 +18,14 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { ToolConnection } from '../../src/api/v1alpha1/index.ts';
-import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../src/crypto/pki.ts';
+import { createCertificateAuthority, type CertificateAuthority } from '../../src/crypto/pki.ts';
 import { contains } from '../../src/webhook/contains.ts';
 import { mutate } from '../../src/webhook/mutate.ts';
 import { binaryQuantity } from '../../src/webhook/settings.ts';
 import { applyPatch } from '../../src/webhook/testing/fixtures.ts';
 import { testKubeConfig } from '../support/cluster.ts';
 import { LOCAL_EPHEMERAL, RunningComponent } from '../support/component.ts';
+import { writeServingPair } from '../support/courier-setup.ts';
 import { eventually, until } from '../support/wait.ts';
 
 const kc = testKubeConfig();
@@ -51,23 +52,6 @@ let tlsDir: string;
 let webhook: RunningComponent;
 let webhookPort: number;
 let metricsUrl: string;
-
-async function writeServingPair(): Promise<void> {
-  const pair = await issueCertificate(ca, {
-    commonName: 'courier-webhook',
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-    validityDays: 1,
-  });
-  // As the kubelet updates a Secret volume: each file replaced in one step.
-  for (const [name, content] of [
-    ['tls.key', pair.keyPem],
-    ['tls.crt', pair.certPem],
-  ] as const) {
-    await writeFile(path.join(tlsDir, `${name}.new`), content);
-    await rename(path.join(tlsDir, `${name}.new`), path.join(tlsDir, name));
-  }
-}
 
 async function createConnection(name: string, spec: ToolConnection['spec']): Promise<ToolConnection> {
   return (await objects.createNamespacedCustomObject({
@@ -108,7 +92,7 @@ const connections = new Map<string, ToolConnection>();
 beforeAll(async () => {
   ca = await createCertificateAuthority('courier-webhook-test-ca', 1);
   tlsDir = await mkdtemp(path.join(os.tmpdir(), 'courier-webhook-'));
-  await writeServingPair();
+  await writeServingPair(ca, tlsDir);
 
   await core.createNamespace({ body: { metadata: { name: NAMESPACE, labels: { [NAMESPACE_LABEL]: SUITE } } } });
   // No service-account controller runs here; the ServiceAccount admission plugin needs the account.
@@ -301,7 +285,7 @@ describe('courier webhook behind kube-apiserver', () => {
         created++;
       }
     })();
-    await writeServingPair();
+    await writeServingPair(ca, tlsDir);
     await webhook.waitForLog('TLS certificate reloaded');
     // A few more requests after the switch.
     const after = created;
