@@ -12,6 +12,7 @@ import { ScanScheduleReconciler } from '../../src/controllers/scanschedule/recon
 import { jobName } from '../../src/controllers/scanschedule/schedule.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { ControlPlane } from '../support/control-plane.ts';
+import { startScheduleJobs } from '../support/schedule-jobs.ts';
 
 const NAMESPACE = 'default';
 let plane: ControlPlane;
@@ -51,6 +52,7 @@ describe('ScanSchedule runs with the job controller', () => {
     const logger = createLogger({ level: 'error', component: 'manager' });
     let current: ScanSchedule | undefined;
     let clock = new Date();
+    const jobCache = await startScheduleJobs(kc, NAMESPACE, logger);
     const reconciler = new ScanScheduleReconciler({
       kubeConfig: kc,
       events: new KubernetesEventRecorder(kc, { controller: 'courier.dev/manager', instance: 'test' }, logger),
@@ -64,6 +66,7 @@ describe('ScanSchedule runs with the job controller', () => {
             ],
           },
         }) as never,
+      jobs: jobCache.newView(),
       now: () => clock,
     });
     const reconcile = async () => {
@@ -72,6 +75,7 @@ describe('ScanSchedule runs with the job controller', () => {
         namespace: NAMESPACE,
         name: 'history',
       })) as ScanSchedule;
+      await jobCache.caughtUp();
       await reconciler.reconcile(`${NAMESPACE}/history`);
     };
     const stored = (await objects.getNamespacedCustomObject({
@@ -126,5 +130,6 @@ describe('ScanSchedule runs with the job controller', () => {
     const second = await batch.readNamespacedJob({ name: jobName('history', minute(2)), namespace: NAMESPACE });
     expect(status.lastSuccessfulTime).toBe(new Date(second.status!.completionTime!).toISOString());
     expect(status.active!.map((a) => a.name)).toEqual([jobName('history', minute(3))]);
+    await jobCache.stop();
   });
 });

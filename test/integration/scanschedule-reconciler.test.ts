@@ -3,7 +3,7 @@
 // opt-in label and connections, concurrency policies, run-now once per
 // token, missed runs per startingDeadlineSeconds, suspend, skipped runs when
 // a connection is not Ready, and two reconcilers never creating one run twice.
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BatchV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
 import type { ScanSchedule, ToolConnection } from '../../src/api/v1alpha1/index.ts';
 import { KubernetesEventRecorder } from '../../src/controllers/runtime/events.ts';
@@ -13,9 +13,11 @@ import { ScanScheduleReconciler } from '../../src/controllers/scanschedule/recon
 import { jobName } from '../../src/controllers/scanschedule/schedule.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
+import { startScheduleJobs, type TestScheduleJobs } from '../support/schedule-jobs.ts';
 
 let namespace: string;
 let clock: Date;
+let jobCache: TestScheduleJobs;
 const readyConnections = new Set<string>(['prod']);
 const logger = createLogger({ level: 'error', component: 'manager' });
 
@@ -48,12 +50,14 @@ function reconciler(): { reconcileNamed(name: string): Promise<ReconcileResult> 
             },
           } as unknown as ToolConnection)
         : undefined,
+    jobs: jobCache.newView(),
     now: () => clock,
   });
   // Each reconcile reads the object fresh, as a synced informer would.
   return {
     reconcileNamed: async (name: string) => {
       current = await fetchSchedule(name);
+      await jobCache.caughtUp();
       return r.reconcile(`${namespace}/${name}`);
     },
   };
@@ -98,7 +102,10 @@ const minutesAfter = (t: Date, minutes: number, seconds = 0) =>
 
 beforeAll(async () => {
   namespace = await createTestNamespace('scans');
+  jobCache = await startScheduleJobs(testKubeConfig(), namespace, logger);
 });
+
+afterAll(() => jobCache?.stop());
 
 describe('ScanSchedule reconciler', () => {
   it('creates the due run at its minute, with the opt-in label, connections and owner', async () => {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/leader-election.ts';
 import { ControllerMetrics } from '../../controllers/runtime/controller.ts';
 import { createScanScheduleController } from '../../controllers/scanschedule/controller.ts';
+import { ToolConnectionLookup } from '../../controllers/toolconnection/lookup.ts';
 import { createToolConnectionController, toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
 import { startBroker } from '../../broker/start.ts';
 import { CaDistribution } from '../../certificates/ca-distribution.ts';
@@ -143,7 +144,15 @@ async function startManager(
       identity,
       ...watch,
     }),
-    createScanScheduleController({ kubeConfig, logger, registry, controllerMetrics, identity, ...watch }),
+    createScanScheduleController({
+      kubeConfig,
+      logger,
+      registry,
+      controllerMetrics,
+      identity,
+      connections: new ToolConnectionLookup(kubeConfig, toolConnections),
+      ...watch,
+    }),
   ];
   const runControllers = (signal: AbortSignal) =>
     Promise.all(controllers.map((c) => c.run(signal))).then(() => undefined);

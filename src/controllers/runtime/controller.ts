@@ -26,10 +26,32 @@ export interface ControllerOptions<T extends KubernetesObject> {
   name: string;
   informer: ResilientInformer<T>;
   reconciler: Reconciler;
+  /** Other objects whose changes concern a primary one (controller-runtime's Owns). */
+  watches?: readonly SecondaryWatch[];
   workers: number;
   resyncMs: number;
   logger: Logger;
   metrics: ControllerMetrics;
+}
+
+export interface SecondaryWatch {
+  readonly informer: Pick<ResilientInformer<KubernetesObject>, 'start' | 'stop'>;
+  subscribe(enqueue: (key: ObjectKey) => void): void;
+}
+
+/** Watches `informer` and enqueues the primary object `keyFor` names (e.g. a Job's owner). */
+export function secondaryWatch<S extends KubernetesObject>(
+  informer: ResilientInformer<S>,
+  keyFor: (object: S) => ObjectKey | undefined,
+): SecondaryWatch {
+  return {
+    informer,
+    subscribe: (enqueue) =>
+      informer.onChange((object) => {
+        const key = keyFor(object);
+        if (key) enqueue(key);
+      }),
+  };
 }
 
 export class ControllerMetrics {
@@ -79,6 +101,7 @@ export class Controller<T extends KubernetesObject> {
     this.options = options;
     this.logger = options.logger.child({ controller: options.name });
     options.informer.onChange((object) => this.enqueue(keyOf(object)));
+    for (const watch of options.watches ?? []) watch.subscribe((key) => this.enqueue(key));
   }
 
   enqueue(key: ObjectKey): void {
@@ -89,11 +112,14 @@ export class Controller<T extends KubernetesObject> {
   /** Runs until `signal` aborts; in-flight reconciles finish (they see the signal). */
   async run(signal: AbortSignal): Promise<void> {
     const { informer, workers, resyncMs } = this.options;
+    const informers = [informer, ...(this.options.watches ?? []).map((w) => w.informer)];
+    const stopInformers = () => Promise.all(informers.map((i) => i.stop()));
     // The first list may take long (a CRD not installed yet): stopping must not wait for it.
+    // Every cache is filled before the first reconcile, which trusts what they hold.
     const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    await Promise.race([informer.start(), stopped]);
+    await Promise.race([Promise.all(informers.map((i) => i.start())), stopped]);
     if (signal.aborted) {
-      await informer.stop();
+      await stopInformers();
       return;
     }
     for (const object of informer.list()) this.enqueue(keyOf(object));
@@ -104,7 +130,7 @@ export class Controller<T extends KubernetesObject> {
     this.logger.info({ workers }, 'controller started');
     await Promise.all(Array.from({ length: workers }, () => this.work(signal)));
     clearInterval(resync);
-    await informer.stop();
+    await stopInformers();
     this.logger.info('controller stopped');
   }
 

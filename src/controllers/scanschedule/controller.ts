@@ -1,11 +1,14 @@
-// Wires the ScanSchedule reconciler to an informer over every namespace.
+// Wires the ScanSchedule reconciler to informers over every namespace: the
+// schedules, and their Jobs (a Job's change enqueues its schedule).
 import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { GROUP, SCAN_SCHEDULES, VERSION, type ScanSchedule } from '../../api/v1alpha1/index.ts';
+import { GROUP, SCAN_SCHEDULES, VERSION, type ScanSchedule, type ToolConnection } from '../../api/v1alpha1/index.ts';
 import type { Logger } from '../../log/logger.ts';
-import { Controller, type ControllerMetrics } from '../runtime/controller.ts';
+import { Controller, secondaryWatch, type ControllerMetrics } from '../runtime/controller.ts';
 import { KubernetesEventRecorder } from '../runtime/events.ts';
 import { ResilientInformer } from '../runtime/informer.ts';
+import type { ToolConnectionLookup } from '../toolconnection/lookup.ts';
+import { jobInformer, ownerKey, ScheduleJobs } from './jobs.ts';
 import { ScanMetrics, ScanScheduleReconciler } from './reconciler.ts';
 
 export interface ScanScheduleControllerOptions {
@@ -15,6 +18,8 @@ export interface ScanScheduleControllerOptions {
   /** Shared with the other controllers: metric names are registered once. */
   controllerMetrics: ControllerMetrics;
   identity: string;
+  /** The manager's ToolConnections (shared cache, then GET). */
+  connections: Pick<ToolConnectionLookup, 'get'>;
   namespace?: string;
   now?: () => Date;
 }
@@ -37,6 +42,7 @@ export function createScanScheduleController(options: ScanScheduleControllerOpti
     },
     logger,
   );
+  const jobs = jobInformer(kubeConfig, logger, namespace);
   const reconciler = new ScanScheduleReconciler({
     kubeConfig,
     events: new KubernetesEventRecorder(
@@ -46,6 +52,8 @@ export function createScanScheduleController(options: ScanScheduleControllerOpti
     ),
     logger,
     get: (ns, name) => informer.get(name, ns),
+    connection: (ns, name): Promise<ToolConnection | undefined> => options.connections.get(ns, name),
+    jobs: new ScheduleJobs(jobs),
     metrics: new ScanMetrics(options.registry),
     ...(options.now ? { now: options.now } : {}),
   });
@@ -53,6 +61,7 @@ export function createScanScheduleController(options: ScanScheduleControllerOpti
     name: 'scanschedule',
     informer,
     reconciler,
+    watches: [secondaryWatch(jobs, ownerKey)],
     // Runs are mostly waiting on the apiserver: many schedules fire in one minute.
     workers: 16,
     resyncMs: 5 * 60_000,

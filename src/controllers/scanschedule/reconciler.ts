@@ -14,7 +14,6 @@ import {
   SCHEDULE_LABEL,
   RUN_NOW_ANNOTATION,
   SCAN_SCHEDULES,
-  TOOL_CONNECTIONS,
   VERSION,
   type ScanSchedule,
   type ScanScheduleStatus,
@@ -25,19 +24,21 @@ import { isTrue, setCondition, type ConditionUpdate } from '../runtime/condition
 import { splitKey, type ObjectKey, type ReconcileResult, type Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
+import type { ScheduleJobs } from './jobs.ts';
 import { dueRuns, jobName, Schedule } from './schedule.ts';
 
 export const SCHEDULED_TIME_ANNOTATION = 'courier.dev/scheduled-time';
 const RESOURCE = { group: GROUP, version: VERSION, plural: SCAN_SCHEDULES.plural };
-const ACTIVE_RECHECK_MS = 30_000;
 
 export interface ScanScheduleReconcilerDeps {
   kubeConfig: KubeConfig;
   events: EventRecorder;
   logger: Logger;
   get(namespace: string, name: string): ScanSchedule | undefined;
-  /** Reads a ToolConnection; defaults to the API (runs are rare, and fresh data matters then). */
-  connection?(namespace: string, name: string): Promise<ToolConnection | undefined>;
+  /** Reads a ToolConnection (the manager's: cache, then GET). */
+  connection(namespace: string, name: string): Promise<ToolConnection | undefined>;
+  /** The schedules' Jobs, from a cache that knows our own recent writes. */
+  jobs: ScheduleJobs;
   metrics?: ScanMetrics;
   now?: () => Date;
 }
@@ -94,7 +95,7 @@ export class ScanScheduleReconciler implements Reconciler {
       return {};
     }
 
-    const jobs = await this.ownedJobs(ss);
+    const jobs = this.deps.jobs.owned(ss);
     const finished = (job: V1Job) =>
       job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
     let active = jobs.filter((j) => !finished(j));
@@ -160,10 +161,9 @@ export class ScanScheduleReconciler implements Reconciler {
       message: next ? `next run ${next.toISOString()}` : 'suspended: no runs are scheduled',
     });
     await this.writeStatus(ss, status);
-    // Active runs are looked at again soon, to record when they finish.
-    const untilNext = next ? Math.max(0, next.getTime() - now.getTime()) + 100 : Infinity;
-    const wait = Math.min(untilNext, status.active ? ACTIVE_RECHECK_MS : Infinity);
-    return Number.isFinite(wait) ? { requeueAfterMs: wait } : {};
+    // A Job's changes (it finished, it was deleted) enqueue its schedule, so
+    // only the next run needs a timer.
+    return next ? { requeueAfterMs: Math.max(0, next.getTime() - now.getTime()) + 100 } : {};
   }
 
   /** Starts one run unless a connection is not Ready or concurrency forbids it; returns the active Jobs after. */
@@ -176,7 +176,7 @@ export class ScanScheduleReconciler implements Reconciler {
   ): Promise<V1Job[]> {
     const notReady = [];
     for (const c of ss.spec.connections) {
-      const tc = await this.readConnection(ss.metadata.namespace!, c.name);
+      const tc = await this.deps.connection(ss.metadata.namespace!, c.name);
       if (!isTrue(tc?.status?.conditions, 'Ready')) notReady.push(c);
     }
     if (notReady.length > 0) {
@@ -219,6 +219,7 @@ export class ScanScheduleReconciler implements Reconciler {
       if (error instanceof ApiException && error.code === 409) return active;
       throw error;
     }
+    this.deps.jobs.observeCreated(created);
     set({ type: 'RunSkipped', status: 'False', reason: 'Started', message: `started ${name}` });
     this.deps.metrics?.runs.inc({ outcome: 'started' });
     this.deps.metrics?.lag.observe((this.now().getTime() - scheduledTime.getTime()) / 1000);
@@ -238,22 +239,6 @@ export class ScanScheduleReconciler implements Reconciler {
       'run started',
     );
     return [...remaining, created];
-  }
-
-  private readConnection(namespace: string, name: string): Promise<ToolConnection | undefined> {
-    if (this.deps.connection) return this.deps.connection(namespace, name);
-    return (
-      this.objects.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: TOOL_CONNECTIONS.plural,
-        namespace,
-        name,
-      }) as Promise<ToolConnection>
-    ).catch((error: unknown) => {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    });
   }
 
   private jobFor(ss: ScanSchedule, name: string, scheduledTime: Date): V1Job {
@@ -292,14 +277,6 @@ export class ScanScheduleReconciler implements Reconciler {
     };
   }
 
-  private async ownedJobs(ss: ScanSchedule): Promise<V1Job[]> {
-    const list = await this.batch.listNamespacedJob({
-      namespace: ss.metadata.namespace!,
-      labelSelector: `${SCHEDULE_LABEL}=${ss.metadata.name}`,
-    });
-    return list.items.filter((j) => j.metadata?.ownerReferences?.some((o) => o.uid === ss.metadata.uid));
-  }
-
   /** Deletes the oldest finished Jobs beyond the history limits. */
   private async pruneHistory(
     ss: ScanSchedule,
@@ -320,14 +297,15 @@ export class ScanScheduleReconciler implements Reconciler {
   }
 
   /** Deletes a Job and, in the background, its pods; one already gone is fine. */
-  private deleteJob(job: V1Job): Promise<void> {
-    return this.batch
+  private async deleteJob(job: V1Job): Promise<void> {
+    await this.batch
       .deleteNamespacedJob({
         name: job.metadata!.name!,
         namespace: job.metadata!.namespace!,
         propagationPolicy: 'Background',
       })
       .then(() => undefined, ignoreNotFound);
+    this.deps.jobs.observeDeleted(job);
   }
 
   private async writeStatus(ss: ScanSchedule, status: ScanScheduleStatus): Promise<void> {
