@@ -227,6 +227,23 @@ describe('review of malformed input', () => {
     });
   });
 
+  // Found by admission.property.test.ts: these got HTTP 400 although the uid was there to answer.
+  it.each([
+    ['a kind that is not a group, version and kind', { kind: false }, 'request.kind: Invalid input'],
+    ['a namespace that is not a string', { namespace: 7 }, 'request.namespace: Invalid input'],
+    ['a dryRun that is not a boolean', { dryRun: 'yes' }, 'request.dryRun: Invalid input'],
+  ])('refuses a request with %s as an AdmissionReview with 400, answering its uid', async (_, request, problem) => {
+    const result = await review(admissionReview(request), dependencies);
+    expect(result).toMatchObject({ httpStatus: 200, outcome: 'invalid', uid: '705ab4f5-6393-11e8-b7cc-42010a800002' });
+    expect(result.body).toMatchObject({
+      response: {
+        uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+        allowed: false,
+        status: { code: 400, reason: 'BadRequest', message: expect.stringContaining(problem) },
+      },
+    });
+  });
+
   it('refuses a pod request without a namespace', async () => {
     const result = await review(admissionReview({ namespace: undefined }), dependencies);
     expect(result.body).toMatchObject({

@@ -38,21 +38,24 @@ export interface ReviewResult {
 const groupVersionKind = z.looseObject({ group: z.string(), version: z.string(), kind: z.string() });
 const groupVersionResource = z.looseObject({ group: z.string(), version: z.string(), resource: z.string() });
 
+// Just enough to answer: with a uid, anything else wrong in the request is
+// refused in an AdmissionReview, so the apiserver shows the reason.
 const admissionReview = z.looseObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('AdmissionReview'),
-  request: z.looseObject({
-    uid: z.string().min(1),
-    kind: groupVersionKind.optional(),
-    resource: groupVersionResource.optional(),
-    subResource: z.string().optional(),
-    namespace: z.string().optional(),
-    operation: z.string().optional(),
-    dryRun: z.boolean().optional(),
-    object: z.unknown().optional(),
-  }),
+  request: z.looseObject({ uid: z.string().min(1) }),
 });
-type AdmissionRequest = z.infer<typeof admissionReview>['request'];
+const admissionRequest = z.looseObject({
+  uid: z.string().min(1),
+  kind: groupVersionKind.optional(),
+  resource: groupVersionResource.optional(),
+  subResource: z.string().optional(),
+  namespace: z.string().optional(),
+  operation: z.string().optional(),
+  dryRun: z.boolean().optional(),
+  object: z.unknown().optional(),
+});
+type AdmissionRequest = z.infer<typeof admissionRequest>;
 
 // The parts of a Pod the webhook reads; the rest passes through untouched.
 const stringMap = z.record(z.string(), z.string());
@@ -103,13 +106,20 @@ export async function review(body: unknown, dependencies: ReviewDependencies): P
     const message = `expected an ${API_VERSION} AdmissionReview with a request.uid; ${issue.path.join('.') || 'body'}: ${issue.message}`;
     return { httpStatus: 400, body: { message }, outcome: 'invalid', reason: message, dryRun: false };
   }
-  const { request } = parsed.data;
+  const checked = admissionRequest.safeParse(parsed.data.request);
+  const request: AdmissionRequest = checked.success ? checked.data : { uid: parsed.data.request.uid };
   let decision: Decision;
-  try {
-    decision = await decide(request, dependencies);
-  } catch (err) {
-    // A bug must not turn into a hung or dropped admission: answer, and log it.
-    decision = { outcome: 'denied', reason: 'internal error', code: 500, err };
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const message = `request is not an admission request: ${['request', ...issue.path].join('.')}: ${issue.message}`;
+    decision = { outcome: 'invalid', reason: message, code: 400 };
+  } else {
+    try {
+      decision = await decide(request, dependencies);
+    } catch (err) {
+      // A bug must not turn into a hung or dropped admission: answer, and log it.
+      decision = { outcome: 'denied', reason: 'internal error', code: 500, err };
+    }
   }
   const metadata = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
   const podName = [metadata?.name, metadata?.generateName].find((name) => typeof name === 'string');
