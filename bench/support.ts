@@ -1,49 +1,80 @@
 // What every benchmark needs: a real control plane with `courier manager`
-// watching one namespace, and a place to write results with machine and commit.
-import { execSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+// watching one namespace, Courier processes to measure, and a place to write
+// results with machine, commit and load average.
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { openSync, closeSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import { REPO_ROOT } from '../test/support/binaries.ts';
-import { MANAGER_EPHEMERAL, RunningComponent } from '../test/support/component.ts';
+import { cleanEnv, MAIN, MANAGER_EPHEMERAL, RunningComponent, type LogRecord } from '../test/support/component.ts';
 import { ControlPlane } from '../test/support/control-plane.ts';
 
 export const BENCH_NAMESPACE = 'bench';
+/** Before the benchmark loads anything: other work on the machine shows here (and at the end). */
+const LOAD_AVERAGE_AT_START = os.loadavg();
 
 /** A generic ToolConnection and the source Secret it ingests. */
 export async function createGenericConnection(
   cluster: Pick<BenchCluster, 'core' | 'objects'>,
   name: string,
   password: string,
+  access?: { serviceAccounts: string[] },
 ): Promise<void> {
   await cluster.core.createNamespacedSecret({
     namespace: BENCH_NAMESPACE,
     body: { metadata: { name: `${name}-src` }, stringData: { username: 'scanner', password } },
   });
+  await createConnection(cluster, name, {
+    provider: 'generic',
+    generic: { purpose: 'ssh' },
+    credentialsSecretRef: { name: `${name}-src` },
+    ...(access ? { access } : {}),
+  });
+}
+
+/** A ToolConnection in the benchmark namespace. */
+export async function createConnection(
+  cluster: Pick<BenchCluster, 'objects'>,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
   await cluster.objects.createNamespacedCustomObject({
     group: 'courier.dev',
     version: 'v1alpha1',
     namespace: BENCH_NAMESPACE,
     plural: 'toolconnections',
-    body: {
-      apiVersion: 'courier.dev/v1alpha1',
-      kind: 'ToolConnection',
-      metadata: { name },
-      spec: { provider: 'generic', generic: { purpose: 'ssh' }, credentialsSecretRef: { name: `${name}-src` } },
-    },
+    body: { apiVersion: 'courier.dev/v1alpha1', kind: 'ToolConnection', metadata: { name }, spec },
   });
 }
 
-export interface BenchCluster {
+/** Runs `run` over `items` with at most `limit` in flight. */
+export async function inParallel<T>(items: T[], limit: number, run: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await run(items[next++]!);
+    }),
+  );
+}
+
+export interface BenchPlane {
   plane: ControlPlane;
   core: CoreV1Api;
   objects: CustomObjectsApi;
+}
+
+export interface BenchCluster extends BenchPlane {
   manager: RunningComponent;
 }
 
-/** Runs `body` against a fresh control plane and manager, and tears both down. */
-export async function withBenchCluster(body: (cluster: BenchCluster) => Promise<void>): Promise<void> {
+/** Runs `body` against a fresh control plane with Courier's and the benchmark's namespaces, and tears it down. */
+export async function withBenchPlane(body: (plane: BenchPlane) => Promise<void>): Promise<void> {
   const plane = await ControlPlane.start();
   try {
     const kc = plane.kubeConfig();
@@ -51,6 +82,15 @@ export async function withBenchCluster(body: (cluster: BenchCluster) => Promise<
     const objects = kc.makeApiClient(CustomObjectsApi);
     for (const name of ['courier-system', BENCH_NAMESPACE])
       await core.createNamespace({ body: { metadata: { name } } });
+    await body({ plane, core, objects });
+  } finally {
+    await plane.stop();
+  }
+}
+
+/** Runs `body` against a fresh control plane and manager, and tears both down. */
+export async function withBenchCluster(body: (cluster: BenchCluster) => Promise<void>): Promise<void> {
+  await withBenchPlane(async ({ plane, core, objects }) => {
     const manager = new RunningComponent([
       'manager',
       ...MANAGER_EPHEMERAL,
@@ -66,20 +106,248 @@ export async function withBenchCluster(body: (cluster: BenchCluster) => Promise<
       manager.child.kill('SIGTERM');
       await manager.exitCode();
     }
-  } finally {
-    await plane.stop();
+  });
+}
+
+/** Writes the manager's configuration file into `dir`: the embedded kubernetes store, STS at `stsEndpoint`. */
+export async function writeManagerConfig(dir: string, stsEndpoint: string): Promise<string> {
+  const file = path.join(dir, 'courier.yaml');
+  await writeFile(
+    file,
+    stringify({
+      stores: [{ name: 'kubernetes', type: 'kubernetes' }],
+      defaultStore: 'kubernetes',
+      aws: { stsEndpoint },
+    }),
+  );
+  return file;
+}
+
+/** `courier manager` on the bench plane watching the benchmark namespace, with AWS STS at `stsEndpoint`; resolves once started. */
+export async function startManager(
+  plane: ControlPlane,
+  stsEndpoint: string,
+  options: CourierProcessOptions = {},
+): Promise<CourierProcess> {
+  const config = await writeManagerConfig(plane.workDir, stsEndpoint);
+  const manager = await CourierProcess.start(
+    [
+      'manager',
+      ...MANAGER_EPHEMERAL,
+      '--kubeconfig',
+      plane.kubeconfigPath,
+      '--watch-namespace',
+      BENCH_NAMESPACE,
+      '--config',
+      config,
+    ],
+    // The manager's own AWS identity; the instant STS checks only that calls are signed.
+    { ...options, env: { AWS_ACCESS_KEY_ID: 'AKIABENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret', ...options.env } },
+  );
+  await manager.waitForLog('manager started');
+  return manager;
+}
+
+/** Waits until each named ToolConnection in the benchmark namespace is Ready. */
+export async function waitReady(plane: ControlPlane, names: string[], timeout = '120s'): Promise<void> {
+  await plane.kubectl([
+    'wait',
+    '-n',
+    BENCH_NAMESPACE,
+    '--for=condition=Ready',
+    `--timeout=${timeout}`,
+    ...names.map((n) => `toolconnection/${n}`),
+  ]);
+}
+
+export interface CourierProcessOptions {
+  /** Pin the process (every thread) to this CPU. */
+  cpu?: number;
+  env?: Record<string, string>;
+  /** Write a V8 CPU profile (node --cpu-prof) into this directory when the process exits. */
+  cpuProfileDir?: string;
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execSync('getconf CLK_TCK').toString().trim());
+
+/**
+ * A `courier` process under measurement. Unlike RunningComponent its log goes
+ * to a file, not through this process: under load a component writes
+ * thousands of lines a second, and parsing them here would take CPU from the
+ * load generator.
+ */
+export class CourierProcess {
+  readonly child: ChildProcess;
+  readonly logPath: string;
+  readonly #exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess, logPath: string) {
+    this.child = child;
+    this.logPath = logPath;
+    this.#exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  static async start(args: string[], options: CourierProcessOptions = {}): Promise<CourierProcess> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `courier-bench-${args[0]}-`));
+    const logPath = path.join(dir, `${args[0]}.log`);
+    const fd = openSync(logPath, 'a');
+    const node = [
+      process.execPath,
+      ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
+      MAIN,
+      ...args,
+    ];
+    // taskset execs node, so the child's pid is node's.
+    const command = options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node];
+    try {
+      const child = spawn(command[0]!, command.slice(1), { env: cleanEnv(options.env), stdio: ['ignore', fd, fd] });
+      return new CourierProcess(child, logPath);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Every JSON log line written so far. */
+  async records(): Promise<LogRecord[]> {
+    const text = await readFile(this.logPath, 'utf8');
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogRecord);
+  }
+
+  async waitForLog(msg: string, timeoutMs = 120_000): Promise<LogRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let exitCode: number | null | undefined;
+    void this.#exited.then((code) => (exitCode = code));
+    for (;;) {
+      const record = (await this.records()).find((candidate) => candidate.msg === msg);
+      if (record) return record;
+      if (exitCode !== undefined || Date.now() > deadline) {
+        const tail = (await readFile(this.logPath, 'utf8')).split('\n').slice(-20).join('\n');
+        const why = exitCode !== undefined ? `exited with ${exitCode}` : `not logged within ${timeoutMs / 1000} s`;
+        throw new Error(`courier ${this.child.spawnargs.join(' ')}: "${msg}" ${why}; last log lines:\n${tail}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  /** CPU time (user + system) the process has used so far, in seconds. */
+  async cpuSeconds(): Promise<number> {
+    const stat = await readFile(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  }
+
+  async peakRssMiB(): Promise<number> {
+    return peakRssMiB(this.pid);
+  }
+
+  /** SIGTERM, and the exit code once it has shut down (a CPU profile is written then). */
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 60_000);
+    try {
+      return await this.#exited;
+    } finally {
+      clearTimeout(killer);
+    }
   }
 }
 
-/** Writes bench/results/<file>.json with the date, commit and machine, and prints it. */
-export async function writeResult(file: string, figures: Record<string, unknown>): Promise<void> {
+/** The process's peak resident set size (VmHWM), MiB. */
+export async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/** Pins this process (every thread) to one CPU: the load generator keeps off the measured process's core. */
+export function pinThisProcess(cpu: number): void {
+  execSync(`taskset -a -p -c ${cpu} ${process.pid}`, { stdio: 'ignore' });
+}
+
+/** Value at percentile `p` of ascending `sorted`. */
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+
+/** Rounds to two decimals, for figures in milliseconds. */
+export const round2 = (value: number): number => Math.round(value * 100) / 100;
+
+/** Where results go: bench/results, or COURIER_BENCH_RESULTS (hack/bench.sh --quick points it elsewhere). */
+export function resultsDir(): string {
+  return process.env.COURIER_BENCH_RESULTS ?? path.join(REPO_ROOT, 'bench/results');
+}
+
+/** The commit, with "+" when src/ or crds/ differ from it: then the code measured is not exactly that commit. */
+function measuredCommit(): string {
+  const commit = execSync('git rev-parse --short HEAD', { cwd: REPO_ROOT }).toString().trim();
+  const changed = execSync('git status --porcelain -- src crds', { cwd: REPO_ROOT }).toString().trim();
+  return changed ? `${commit}+` : commit;
+}
+
+/**
+ * Writes <results>/<name>-<UTC time>.json with the date, commit, machine and
+ * load average at start and end, and prints it. One file per run: results
+ * accumulate, and bench/report.ts turns them into the README's tables.
+ */
+export async function writeResult(name: string, figures: Record<string, unknown>): Promise<string> {
+  const now = new Date();
+  const cpu = os.cpus()[0];
   const result = {
-    date: new Date().toISOString(),
-    commit: execSync('git rev-parse --short HEAD', { cwd: REPO_ROOT }).toString().trim(),
-    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    date: now.toISOString(),
+    commit: measuredCommit(),
+    machine: {
+      cpuModel: cpu?.model.trim(),
+      cpus: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    // Other work on the machine (other builds, tests) makes figures noisy; this says how much there was.
+    loadAverage: { start: LOAD_AVERAGE_AT_START.map(round2), end: os.loadavg().map(round2) },
     ...figures,
   };
-  await mkdir(path.join(REPO_ROOT, 'bench/results'), { recursive: true });
-  await writeFile(path.join(REPO_ROOT, `bench/results/${file}.json`), JSON.stringify(result, null, 2) + '\n');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const file = path.join(resultsDir(), `${name}-${stamp}.json`);
+  await mkdir(resultsDir(), { recursive: true });
+  await writeFile(file, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`${JSON.stringify(result)}\n`);
+  return file;
+}
+
+export interface InstantSts {
+  endpoint: string;
+  /** Microseconds STS held each request, by the AccessKeyId it issued. */
+  timings(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/instant-sts.ts as its own process, pinned to `cpu` when given. */
+export async function startInstantSts(cpu?: number): Promise<InstantSts> {
+  const node = [process.execPath, path.join(REPO_ROOT, 'bench/instant-sts.ts')];
+  const command = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout! }), 'line'),
+    exited.then(([code]) => {
+      throw new Error(`bench/instant-sts.ts exited with ${code} before listening`);
+    }),
+  ])) as [string];
+  const { endpoint } = JSON.parse(line) as { endpoint: string };
+  return {
+    endpoint,
+    timings: async () => (await (await fetch(`${endpoint}/timings`)).json()) as Record<string, number>,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
