@@ -1,17 +1,23 @@
 // Keeps Courier's TLS current from inside the manager: the broker's and the
 // webhook's serving certificates, the webhook configuration's caBundle and
 // the broker CA ConfigMaps. Runs at start, then often enough to renew well
-// before expiry (a sixth of the validity, at most hourly).
+// before expiry (a sixth of the validity, at most hourly). When another
+// issuer keeps the certificates (cert-manager), it is given no webhook
+// target and no configuration name: it then only follows the broker's
+// Secret and publishes its CA.
 import type { Logger } from '../log/logger.ts';
 import type { CaDistribution } from './ca-distribution.ts';
 import type { ServingCertificate, ServingCertificates, ServingCertificateTarget } from './serving-certificates.ts';
 
 export interface CertificateKeeperOptions {
-  certificates: ServingCertificates;
+  /** ServingCertificates issues and renews; ProvidedCertificates only reads what another issuer wrote. */
+  certificates: Pick<ServingCertificates, 'ensure' | 'caBundle'>;
   distribution: CaDistribution;
   broker: ServingCertificateTarget;
-  webhook: ServingCertificateTarget;
-  webhookConfigurationName: string;
+  /** Issued and renewed when given. */
+  webhook?: ServingCertificateTarget;
+  /** The MutatingWebhookConfiguration whose caBundle is kept current, when given. */
+  webhookConfigurationName?: string;
   /** Namespaces that hold ToolConnections now. */
   tenantNamespaces: () => Iterable<string>;
   /** Called with the broker's certificate whenever it changed. */
@@ -76,12 +82,13 @@ export class CertificateKeeper {
   }
 
   private async syncRest(): Promise<void> {
-    const { certificates, distribution, logger } = this.options;
-    await certificates.ensure(this.options.webhook);
+    const { certificates, distribution, logger, webhook, webhookConfigurationName } = this.options;
+    if (webhook) await certificates.ensure(webhook);
     const ca = await certificates.caBundle();
-    const found = await distribution.updateWebhookConfiguration(this.options.webhookConfigurationName, ca);
-    if (!found)
-      logger.debug({ name: this.options.webhookConfigurationName }, 'no MutatingWebhookConfiguration to update');
+    if (webhookConfigurationName) {
+      const found = await distribution.updateWebhookConfiguration(webhookConfigurationName, ca);
+      if (!found) logger.debug({ name: webhookConfigurationName }, 'no MutatingWebhookConfiguration to update');
+    }
     for (const namespace of new Set(this.options.tenantNamespaces())) await distribution.publish(namespace, ca);
   }
 }

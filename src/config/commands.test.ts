@@ -60,6 +60,7 @@ describe('manager options', () => {
       brokerServiceName: 'courier-broker',
       webhookServiceName: 'courier-webhook',
       webhookConfigurationName: 'courier',
+      manageCertificates: true,
       servingCertificateValidity: 90 * 86_400_000,
     });
   });
@@ -80,6 +81,7 @@ describe('manager options', () => {
       COURIER_WEBHOOK_SERVICE_NAME: 'webhook',
       COURIER_WEBHOOK_CONFIGURATION_NAME: 'courier.example.com',
       COURIER_TLS_EXTRA_SANS: 'localhost, 127.0.0.1,::1',
+      COURIER_MANAGE_CERTIFICATES: 'false',
       COURIER_SERVING_CERTIFICATE_VALIDITY: '30d',
     });
     expect(load(managerOptions, [])).toEqual({
@@ -96,6 +98,7 @@ describe('manager options', () => {
       webhookServiceName: 'webhook',
       webhookConfigurationName: 'courier.example.com',
       tlsExtraSans: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] },
+      manageCertificates: false,
       servingCertificateValidity: 30 * 86_400_000,
     });
   });
@@ -110,6 +113,11 @@ describe('manager options', () => {
 
   it('takes a bare --leader-elect as true', () => {
     expect(load(managerOptions, ['--leader-elect']).leaderElect).toBe(true);
+  });
+
+  it('leaves the certificates to another issuer only when told to', () => {
+    expect(load(managerOptions, ['--manage-certificates=false']).manageCertificates).toBe(false);
+    expect(load(managerOptions, ['--manage-certificates']).manageCertificates).toBe(true);
   });
 
   it('accepts a KUBECONFIG list and treats an empty one as unset', () => {
@@ -147,6 +155,10 @@ describe('manager options', () => {
       'invalid --namespace (COURIER_NAMESPACE): expected a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters), got "Courier_System"',
     ],
     [['--leader-elect', 'yes'], 'invalid --leader-elect (COURIER_LEADER_ELECT): expected "true" or "false", got "yes"'],
+    [
+      ['--manage-certificates', 'cert-manager'],
+      'invalid --manage-certificates (COURIER_MANAGE_CERTIFICATES): expected "true" or "false", got "cert-manager"',
+    ],
     [
       ['--leader-election-id', 'not a name'],
       'invalid --leader-election-id (COURIER_LEADER_ELECTION_ID): expected a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", at most 253 characters), got "not a name"',

@@ -138,6 +138,15 @@ export const managerOptions = {
     description: 'more DNS names or IP addresses for the broker and webhook certificates (local runs)',
     schema: optional(hostList()),
   },
+  manageCertificates: {
+    flags: '--manage-certificates [true|false]',
+    env: 'COURIER_MANAGE_CERTIFICATES',
+    description:
+      "issue and renew the broker's and webhook's certificates and the webhook's caBundle; false: another issuer (cert-manager) keeps them, and the broker reads its own from Secret courier-broker-tls",
+    defaultValue: 'true',
+    presetValue: 'true',
+    schema: switchValue(),
+  },
   servingCertificateValidity: {
     flags: '--serving-certificate-validity <duration>',
     env: 'COURIER_SERVING_CERTIFICATE_VALIDITY',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from '../../controllers/runtime/leader-election.ts';
 import { ControllerMetrics } from '../../controllers/runtime/controller.ts';
@@ -8,7 +9,8 @@ import { ToolConnectionLookup } from '../../controllers/toolconnection/lookup.ts
 import { createToolConnectionController, toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
 import { startBroker } from '../../broker/start.ts';
 import { CaDistribution } from '../../certificates/ca-distribution.ts';
-import { CertificateKeeper } from '../../certificates/keeper.ts';
+import { CertificateKeeper, type CertificateKeeperOptions } from '../../certificates/keeper.ts';
+import { ProvidedCertificates } from '../../certificates/provided-certificates.ts';
 import { ServingCertificates, type ServingCertificateTarget } from '../../certificates/serving-certificates.ts';
 import { managerOptions, type ManagerConfig } from '../../config/commands.ts';
 import { loadCourierConfig, type CourierConfig } from '../../config/file.ts';
@@ -25,6 +27,9 @@ const UPLOAD_KEY_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 const UPLOAD_KEY_CHECK_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
+/** The serving certificates' Secrets in Courier's namespace; the chart mounts and issues these names. */
+const BROKER_TLS_SECRET = 'courier-broker-tls';
+const WEBHOOK_TLS_SECRET = 'courier-webhook-tls';
 
 export const managerCommand: CommandDefinition = {
   name: 'manager',
@@ -97,16 +102,10 @@ async function startManager(
   // One ToolConnection cache for the broker (every replica) and the controller (the leader).
   const toolConnections = toolConnectionInformer(kubeConfig, logger, config.watchNamespace);
 
-  const certificates = new ServingCertificates(kubeConfig, {
-    namespace: config.namespace,
-    validityDays: config.servingCertificateValidity / DAY_MS,
-  });
   const keeper = new CertificateKeeper({
-    certificates,
+    ...certificateSource(kubeConfig, config),
     distribution: new CaDistribution(kubeConfig),
-    broker: servingTarget(config, config.brokerServiceName, 'courier-broker-tls'),
-    webhook: servingTarget(config, config.webhookServiceName, 'courier-webhook-tls'),
-    webhookConfigurationName: config.webhookConfigurationName,
+    broker: servingTarget(config, config.brokerServiceName, BROKER_TLS_SECRET),
     tenantNamespaces: () => toolConnections.list().map((tc) => tc.metadata.namespace!),
     onBrokerCertificate: (certificate) => broker.server.updateCertificate(certificate),
     intervalMs: Math.min(HOUR_MS, config.servingCertificateValidity / 6),
@@ -179,6 +178,33 @@ async function startManager(
     logger.error({ err }, 'controllers stopped with an error');
     void lifecycle.shutdown('controllers failed');
   });
+}
+
+/**
+ * Who keeps the certificates: the manager itself (and then also the webhook's
+ * and its configuration's caBundle), or another issuer whose broker Secret it
+ * only reads.
+ */
+function certificateSource(
+  kubeConfig: KubeConfig,
+  config: ManagerConfig,
+): Pick<CertificateKeeperOptions, 'certificates' | 'webhook' | 'webhookConfigurationName'> {
+  if (!config.manageCertificates) {
+    return {
+      certificates: new ProvidedCertificates(kubeConfig, {
+        namespace: config.namespace,
+        caSecretName: BROKER_TLS_SECRET,
+      }),
+    };
+  }
+  return {
+    certificates: new ServingCertificates(kubeConfig, {
+      namespace: config.namespace,
+      validityDays: config.servingCertificateValidity / DAY_MS,
+    }),
+    webhook: servingTarget(config, config.webhookServiceName, WEBHOOK_TLS_SECRET),
+    webhookConfigurationName: config.webhookConfigurationName,
+  };
 }
 
 /** The Service's in-cluster DNS names, plus any extra names given for local runs. */
