@@ -63,7 +63,7 @@ export function createScanScheduleController(options: ScanScheduleControllerOpti
     reconciler,
     watches: [secondaryWatch(jobs, ownerKey)],
     // Runs are mostly waiting on the apiserver: many schedules fire in one minute.
-    workers: 16,
+    workers: 64,
     resyncMs: 5 * 60_000,
     logger,
     metrics: options.controllerMetrics,

@@ -22,13 +22,16 @@ import {
 import type { Logger } from '../../log/logger.ts';
 import { isTrue, setCondition, type ConditionUpdate } from '../runtime/conditions.ts';
 import { splitKey, type ObjectKey, type ReconcileResult, type Reconciler } from '../runtime/controller.ts';
-import type { EventRecorder } from '../runtime/events.ts';
+import type { EventRecorder, EventType } from '../runtime/events.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import type { ScheduleJobs } from './jobs.ts';
 import { dueRuns, jobName, Schedule } from './schedule.ts';
 
 export const SCHEDULED_TIME_ANNOTATION = 'courier.dev/scheduled-time';
 const RESOURCE = { group: GROUP, version: VERSION, plural: SCAN_SCHEDULES.plural };
+
+/** Records an Event about the schedule being reconciled; written alongside its status. */
+type Note = (type: EventType, reason: string, action: string, message: string) => void;
 
 export interface ScanScheduleReconcilerDeps {
   kubeConfig: KubeConfig;
@@ -85,6 +88,11 @@ export class ScanScheduleReconciler implements Reconciler {
     status.observedGeneration = ss.metadata.generation ?? 0;
     const set = (update: ConditionUpdate) =>
       (status.conditions = setCondition(status.conditions, update, status.observedGeneration!, now));
+    // Events go out with the status write, not one by one: when hundreds of
+    // schedules fire together, each sequential round trip delays the next run.
+    const events: Promise<void>[] = [];
+    const note: Note = (type, reason, action, message) =>
+      events.push(this.deps.events.record(ss, type, reason, action, message));
 
     let schedule: Schedule;
     try {
@@ -112,7 +120,7 @@ export class ScanScheduleReconciler implements Reconciler {
     // On demand: each new run-now token runs once.
     const token = ss.metadata.annotations?.[RUN_NOW_ANNOTATION];
     if (token && token !== status.lastRunNowToken) {
-      active = await this.run(ss, active, now, `${ss.metadata.name!.slice(0, 40)}-now-${hash(token)}`, set);
+      active = await this.run(ss, active, now, `${ss.metadata.name!.slice(0, 40)}-now-${hash(token)}`, set, note);
       status.lastRunNowToken = token;
     }
 
@@ -126,13 +134,12 @@ export class ScanScheduleReconciler implements Reconciler {
         if (now.getTime() - due.latest.getTime() > deadlineMs) {
           missed++;
         } else {
-          active = await this.run(ss, active, due.latest, jobName(ss.metadata.name!, due.latest), set);
+          active = await this.run(ss, active, due.latest, jobName(ss.metadata.name!, due.latest), set, note);
         }
         if (missed > 0) {
           status.missedRuns = (status.missedRuns ?? 0) + missed;
           this.deps.metrics?.runs.inc({ outcome: 'missed' }, missed);
-          await this.deps.events.record(
-            ss,
+          note(
             'Warning',
             'MissedSchedule',
             'Schedule',
@@ -160,7 +167,7 @@ export class ScanScheduleReconciler implements Reconciler {
       reason: ss.spec.suspend ? 'Suspended' : 'Scheduled',
       message: next ? `next run ${next.toISOString()}` : 'suspended: no runs are scheduled',
     });
-    await this.writeStatus(ss, status);
+    await Promise.all([this.writeStatus(ss, status), ...events]);
     // A Job's changes (it finished, it was deleted) enqueue its schedule, so
     // only the next run needs a timer.
     return next ? { requeueAfterMs: Math.max(0, next.getTime() - now.getTime()) + 100 } : {};
@@ -173,6 +180,7 @@ export class ScanScheduleReconciler implements Reconciler {
     scheduledTime: Date,
     name: string,
     set: (u: ConditionUpdate) => void,
+    note: Note,
   ): Promise<V1Job[]> {
     const notReady = [];
     for (const c of ss.spec.connections) {
@@ -182,7 +190,7 @@ export class ScanScheduleReconciler implements Reconciler {
     if (notReady.length > 0) {
       const message = `run ${name} skipped: ToolConnection ${notReady.map((c) => c.name).join(', ')} missing or not Ready`;
       set({ type: 'RunSkipped', status: 'True', reason: 'ConnectionNotReady', message });
-      await this.deps.events.record(ss, 'Warning', 'ConnectionNotReady', 'Run', message);
+      note('Warning', 'ConnectionNotReady', 'Run', message);
       this.deps.metrics?.runs.inc({ outcome: 'skipped' });
       return active;
     }
@@ -191,20 +199,14 @@ export class ScanScheduleReconciler implements Reconciler {
     if (others.length > 0 && policy === 'Forbid') {
       const message = `run ${name} skipped: ${others.map((j) => j.metadata?.name).join(', ')} still running (concurrencyPolicy Forbid)`;
       set({ type: 'RunSkipped', status: 'True', reason: 'ConcurrencyForbid', message });
-      await this.deps.events.record(ss, 'Normal', 'ConcurrencyForbid', 'Run', message);
+      note('Normal', 'ConcurrencyForbid', 'Run', message);
       this.deps.metrics?.runs.inc({ outcome: 'skipped' });
       return active;
     }
     if (others.length > 0 && policy === 'Replace') {
       for (const job of others) {
         await this.deleteJob(job);
-        await this.deps.events.record(
-          ss,
-          'Normal',
-          'Replaced',
-          'Run',
-          `deleted ${job.metadata!.name} to start ${name} (concurrencyPolicy Replace)`,
-        );
+        note('Normal', 'Replaced', 'Run', `deleted ${job.metadata!.name} to start ${name} (concurrencyPolicy Replace)`);
       }
     }
     const remaining = policy === 'Replace' ? active.filter((j) => j.metadata?.name === name) : active;
@@ -223,13 +225,7 @@ export class ScanScheduleReconciler implements Reconciler {
     set({ type: 'RunSkipped', status: 'False', reason: 'Started', message: `started ${name}` });
     this.deps.metrics?.runs.inc({ outcome: 'started' });
     this.deps.metrics?.lag.observe((this.now().getTime() - scheduledTime.getTime()) / 1000);
-    await this.deps.events.record(
-      ss,
-      'Normal',
-      'RunStarted',
-      'Run',
-      `created Job ${name} for ${scheduledTime.toISOString()}`,
-    );
+    note('Normal', 'RunStarted', 'Run', `created Job ${name} for ${scheduledTime.toISOString()}`);
     this.deps.logger.info(
       {
         scanSchedule: `${ss.metadata.namespace}/${ss.metadata.name}`,
