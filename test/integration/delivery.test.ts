@@ -7,19 +7,20 @@
 // as a process with a token bound to that very pod, gets working AWS
 // credentials from the broker. No kubelet runs here, so the agent stands in
 // for the container the kubelet would start (hack/cluster-up covers that).
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { AGENT_CONTAINER, TOKEN_AUDIENCE } from '../../src/api/v1alpha1/delivery.ts';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { AGENT_CONTAINER } from '../../src/api/v1alpha1/delivery.ts';
 import { RUN_NOW_ANNOTATION, SCHEDULE_LABEL } from '../../src/api/v1alpha1/index.ts';
 import { REPO_ROOT } from '../support/binaries.ts';
-import { LOCAL_EPHEMERAL, MAIN, MANAGER_EPHEMERAL, RunningComponent, runToEnd } from '../support/component.ts';
+import { MANAGER_EPHEMERAL, RunningComponent } from '../support/component.ts';
 import { ControlPlane } from '../support/control-plane.ts';
 import { motoIdentityEnv, writeMotoStsConfig } from '../support/courier-setup.ts';
 import { startMoto, type MotoPeer } from '../support/peers.ts';
+import { localWebhookArgs, registerLocalWebhook, runAgentForPod } from '../support/local-delivery.ts';
 import { freePort } from '../support/ports.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -44,24 +45,10 @@ beforeAll(async () => {
 
   // Registered before the manager starts, without a caBundle: filling it in is the manager's job.
   const webhookPort = await freePort();
-  await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
-    body: {
-      metadata: { name: CONFIGURATION },
-      webhooks: [
-        {
-          name: 'pods.courier.dev',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Fail',
-          reinvocationPolicy: 'IfNeeded',
-          timeoutSeconds: 5,
-          clientConfig: { url: `https://127.0.0.1:${webhookPort}/mutate-v1-pod` },
-          namespaceSelector: { matchLabels: { 'courier.dev/delivery-test': 'yes' } },
-          objectSelector: { matchLabels: { 'courier.dev/inject': 'true' } },
-          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-        },
-      ],
-    },
+  await registerLocalWebhook(kc, {
+    name: CONFIGURATION,
+    port: webhookPort,
+    namespaceLabels: { 'courier.dev/delivery-test': 'yes' },
   });
 
   const configFile = await writeMotoStsConfig(workDir, moto);
@@ -73,25 +60,15 @@ beforeAll(async () => {
   brokerUrl = `https://${brokerAddress as string}`;
 
   // What the chart mounts into the webhook pods: the Secret the manager issued.
-  const tls = await core.readNamespacedSecret({ name: 'courier-webhook-tls', namespace: COURIER_NAMESPACE });
-  for (const file of ['tls.crt', 'tls.key'])
-    await writeFile(path.join(workDir, file), Buffer.from(tls.data![file]!, 'base64'), { mode: 0o600 });
-  webhook = new RunningComponent([
-    'webhook',
-    ...LOCAL_EPHEMERAL,
-    '--webhook-bind-address',
-    `127.0.0.1:${webhookPort}`,
-    '--kubeconfig',
-    plane.kubeconfigPath,
-    '--tls-cert-file',
-    path.join(workDir, 'tls.crt'),
-    '--tls-key-file',
-    path.join(workDir, 'tls.key'),
-    '--agent-image',
-    'courier.local/courier:dev',
-    '--broker-url',
-    brokerUrl,
-  ]);
+  webhook = new RunningComponent(
+    await localWebhookArgs(core, {
+      courierNamespace: COURIER_NAMESPACE,
+      port: webhookPort,
+      kubeconfig: plane.kubeconfigPath,
+      dir: workDir,
+      brokerUrl,
+    }),
+  );
   await webhook.waitForLog('serving admission requests');
 }, 120_000);
 
@@ -163,32 +140,8 @@ describe('a sample ScanSchedule, end to end short of a kubelet', () => {
       expect.arrayContaining([{ name: 'courier-credentials', mountPath: '/var/run/courier', readOnly: true }]),
     );
 
-    // The kubelet would project this token and the CA into the agent's container.
-    const token = await core.createNamespacedServiceAccountToken({
-      namespace: TENANT,
-      name: 'compliance-scanner',
-      body: {
-        spec: {
-          audiences: [TOKEN_AUDIENCE],
-          expirationSeconds: 600,
-          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! },
-        },
-      },
-    });
-    const caMap = await core.readNamespacedConfigMap({ name: 'courier-broker-ca', namespace: TENANT });
-    await writeFile(path.join(workDir, 'token'), token.status!.token!);
-    await writeFile(path.join(workDir, 'ca.crt'), caMap.data!['ca.crt']!);
     const output = await mkdtemp('/dev/shm/courier-delivery-');
-    // The agent's command line exactly as the webhook wrote it, but for where the files are.
-    const run = await runToEnd(
-      MAIN,
-      withFlags(agent.args!, {
-        '--mode': 'init',
-        '--token-file': path.join(workDir, 'token'),
-        '--ca-file': path.join(workDir, 'ca.crt'),
-        '--output-dir': output,
-      }),
-    );
+    const run = await runAgentForPod(core, pod, { workDir, outputDir: output });
     expect(run.code).toBe(0);
     const json = JSON.parse(await readFile(path.join(output, 'prod-account', 'credentials.json'), 'utf8')) as {
       AccessKeyId: string;
@@ -209,12 +162,3 @@ describe('a sample ScanSchedule, end to end short of a kubelet', () => {
     expect(identity.Arn).toBe(`arn:aws:sts::123456789012:assumed-role/CourierScanRole/courier-${pod.metadata!.name!}`);
   });
 });
-
-/** `courier agent --flag value …` with some flags' values replaced. */
-function withFlags(args: string[], overrides: Record<string, string>): string[] {
-  const [command, ...pairs] = args;
-  const flags = new Map<string, string>();
-  for (let i = 0; i < pairs.length; i += 2) flags.set(pairs[i]!, pairs[i + 1]!);
-  for (const [flag, value] of Object.entries(overrides)) flags.set(flag, value);
-  return [command!, ...[...flags].flat()];
-}
