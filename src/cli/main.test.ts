@@ -1,14 +1,24 @@
 // Runs the real entry points as child processes, as a user or kubelet would.
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCertificateAuthority, issueCertificate } from '../crypto/pki.ts';
 import { KUBECTL_PLUGIN, LOCAL_EPHEMERAL, MAIN, runToEnd } from '../../test/support/component.ts';
+import { freePort } from '../../test/support/ports.ts';
 import { start } from '../../test/support/started-components.ts';
 
 const TEST_TIMEOUT_MS = 20_000;
+/** A kubeconfig whose apiserver refuses connections: a loopback port nothing listens on. */
+const KUBECONFIG_NOWHERE = path.join(mkdtempSync(path.join(os.tmpdir(), 'courier-nowhere-')), 'kubeconfig');
+beforeAll(async () => {
+  const kubeConfig = new KubeConfig();
+  const server = `https://127.0.0.1:${await freePort()}`;
+  kubeConfig.loadFromClusterAndUser({ name: 'nowhere', server, skipTLSVerify: false }, { name: 'nobody' });
+  await writeFile(KUBECONFIG_NOWHERE, kubeConfig.exportConfig());
+});
 
 describe('courier', () => {
   it('lists its commands in --help', async () => {
@@ -45,15 +55,28 @@ describe('courier', () => {
     expect(stderr).toBe('courier: invalid --kubeconfig (KUBECONFIG): no such file: "/nonexistent/kubeconfig"\n');
   });
 
-  it.each([['status', 'the kubectl plugin']])(
-    'says plainly that %s is not implemented yet and exits 3',
-    async (command, feature) => {
-      const { code, stdout, stderr } = await runToEnd(MAIN, [command]);
-      expect(code).toBe(3);
-      expect(stdout).toBe('');
-      expect(stderr).toBe(`courier: not implemented yet: ${command} arrives with ${feature}\n`);
-    },
-  );
+  it.each([
+    [['run'], "error: missing required argument 'schedule'"],
+    [['connect'], 'Usage: courier connect [options] [command]'],
+    [['connect', 'generic', 'Bad_Name'], 'courier: "Bad_Name" is not a ToolConnection name'],
+    [['status', '-o', 'wide'], 'courier: invalid --output: expected one of json, yaml, got "wide"'],
+    [
+      ['status', '--context', 'nowhere', '--kubeconfig', KUBECONFIG_NOWHERE],
+      'courier: kubeconfig has no context "nowhere"',
+    ],
+  ])('exits 2 for a people command used wrongly: %j', async (args, message) => {
+    const { code, stdout, stderr } = await runToEnd(MAIN, args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(message);
+  });
+
+  it('prints one line, no stack trace, and exits 1 when the apiserver cannot be reached', async () => {
+    const { code, stdout, stderr } = await runToEnd(MAIN, ['status', '--kubeconfig', KUBECONFIG_NOWHERE]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^courier: .*ECONNREFUSED.*\n$/);
+  });
 
   it(
     'runs the webhook until SIGTERM, serving /healthz, then exits 0',
@@ -123,9 +146,15 @@ describe('kubectl-courier', () => {
     expect(stdout).not.toMatch(/^ {2}manager\b/m);
   });
 
-  it('runs them like courier does', async () => {
-    const { code, stderr } = await runToEnd(KUBECTL_PLUGIN, ['doctor']);
-    expect(code).toBe(3);
-    expect(stderr).toBe('kubectl courier: not implemented yet: doctor arrives with the kubectl plugin\n');
+  it('runs rotate-keys in the manager pod, and refuses it with nothing to rotate', async () => {
+    const { code, stderr } = await runToEnd(KUBECTL_PLUGIN, ['rotate-keys', '--kubeconfig', KUBECONFIG_NOWHERE]);
+    expect(code).toBe(2);
+    expect(stderr).toBe('kubectl courier: say what to rotate: --kek, --tenants <namespaces> or --all-tenants\n');
+  });
+
+  it('says FAIL once and exits 1 when the apiserver does not answer', async () => {
+    const { code, stdout } = await runToEnd(KUBECTL_PLUGIN, ['doctor', '--kubeconfig', KUBECONFIG_NOWHERE]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^FAIL {2}apiserver {2}cannot reach https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*\n$/);
   });
 });

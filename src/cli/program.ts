@@ -12,8 +12,12 @@ export interface CommandDefinition {
   /** Help section heading, e.g. "Cluster components:". */
   readonly helpGroup: string;
   readonly options?: OptionTable;
+  /** Positional arguments in commander syntax, e.g. "<name>"; their values are in `command.processedArgs`. */
+  readonly arguments?: readonly string[];
+  /** Commands under this one (`connect aws`); a command with them runs none itself. */
+  readonly subcommands?: readonly CommandDefinition[];
   /** Runs the command and resolves with the process exit code. */
-  run(command: Command): Promise<number>;
+  run?(command: Command): Promise<number>;
 }
 
 export interface CliVariant {
@@ -27,15 +31,22 @@ export interface CliVariant {
 export async function runCli(variant: CliVariant, argv: readonly string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command(variant.name).description(variant.description).exitOverride();
-  for (const definition of variant.commands) {
+  const declare = (parent: Command, definition: CommandDefinition): void => {
     // .command() (unlike .addCommand()) passes exitOverride on to the subcommand.
-    const command = program.command(definition.name).description(definition.description);
+    const command = parent.command(definition.name).description(definition.description);
     command.helpGroup(definition.helpGroup);
+    for (const argument of definition.arguments ?? []) command.argument(argument);
     if (definition.options) addOptions(command, definition.options);
-    command.action(async (_options: unknown, self: Command) => {
-      exitCode = await definition.run(self);
-    });
-  }
+    for (const sub of definition.subcommands ?? []) declare(command, sub);
+    const run = definition.run;
+    if (run) {
+      // Commander passes the arguments, the options, then the command itself.
+      command.action(async (...args: unknown[]) => {
+        exitCode = await run(args.at(-1) as Command);
+      });
+    }
+  };
+  for (const definition of variant.commands) declare(program, definition);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

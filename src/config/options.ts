@@ -7,13 +7,19 @@ import { ConfigError } from './errors.ts';
 export interface OptionSpec<T = unknown> {
   /** Commander flag syntax, e.g. "--metrics-bind-address <host:port>". */
   readonly flags: string;
-  /** The environment variable that sets the option when the flag is absent. */
-  readonly env: string;
+  /**
+   * The environment variable that sets the option when the flag is absent.
+   * Commands people type (kubectl conventions) leave it out for flags a stray
+   * variable should not change, such as a role ARN.
+   */
+  readonly env?: string;
   readonly description: string;
   /** Raw default, shown in help and validated like any supplied value. */
   readonly defaultValue?: string;
   /** Value taken when the flag is given without one ("--leader-elect"). */
   readonly presetValue?: string;
+  /** The flag may be given more than once; the schema gets every value, in order, as an array. */
+  readonly repeatable?: boolean;
   /** Turns the raw string (undefined when unset) into the typed value. */
   readonly schema: z.ZodType<T>;
 }
@@ -26,7 +32,10 @@ export type ConfigOf<T extends OptionTable> = {
 };
 
 function toOption(key: string, spec: OptionSpec): Option {
-  const option = new Option(spec.flags, spec.description).env(spec.env);
+  const option = new Option(spec.flags, spec.description);
+  if (spec.env !== undefined) option.env(spec.env);
+  if (spec.repeatable)
+    option.argParser((value: string, previous: unknown) => [...((previous as string[]) ?? []), value]);
   if (option.attributeName() !== key) {
     throw new Error(`option table key "${key}" does not match flag "${spec.flags}"`);
   }
@@ -58,5 +67,5 @@ function describeIssue(table: OptionTable, issue: z.core.$ZodIssue): string {
   const spec = typeof key === 'string' ? table[key] : undefined;
   if (spec === undefined) return issue.message;
   const flag = new Option(spec.flags).long ?? spec.flags;
-  return `invalid ${flag} (${spec.env}): ${issue.message}`;
+  return `invalid ${flag}${spec.env ? ` (${spec.env})` : ''}: ${issue.message}`;
 }

@@ -11,10 +11,15 @@ import { registerSecret } from '../log/redact.ts';
  * loadFromDefault it never falls back to an unauthenticated localhost:8080.
  *
  * Credentials found in the configuration are registered as secrets so they
- * can never appear in a log line.
+ * can never appear in a log line. `context` picks a context other than the
+ * current one, as kubectl's --context does.
  */
-export function loadKubeConfig(kubeconfigFiles: readonly string[] = []): KubeConfig {
+export function loadKubeConfig(kubeconfigFiles: readonly string[] = [], context?: string): KubeConfig {
   const kubeConfig = loadFromFirstSource(kubeconfigFiles);
+  if (context !== undefined) {
+    if (!kubeConfig.getContextObject(context)) throw new Error(`kubeconfig has no context "${context}"`);
+    kubeConfig.setCurrentContext(context);
+  }
   for (const user of kubeConfig.getUsers()) {
     for (const credential of [user.token, user.password, user.keyData]) {
       if (credential) registerSecret(credential);

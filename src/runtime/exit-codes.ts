@@ -5,6 +5,4 @@ export const ExitCode = {
   failure: 1,
   /** The command line or environment was unusable; nothing was started. */
   usage: 2,
-  /** The command exists but its feature has not been built yet. */
-  notImplemented: 3,
 } as const;

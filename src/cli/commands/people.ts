@@ -1,41 +1,103 @@
 // The commands people run from a workstation (also as `kubectl courier …`).
-// None is built yet; each names the feature it arrives with.
+// Their work is in ../people/; this file wires flags and arguments to it.
+import type { Command } from 'commander';
+import { ConfigError } from '../../config/errors.ts';
+import { readConfig } from '../../config/options.ts';
+import {
+  connectAwsOptions,
+  connectGenericOptions,
+  doctorOptions,
+  kubectlRotateKeysOptions,
+  runOptions,
+  statusOptions,
+} from '../../config/people-commands.ts';
 import type { CommandDefinition } from '../program.ts';
-import { notImplementedYet } from './not-implemented.ts';
+import { failuresToExitCode } from '../people/cluster.ts';
+import { connectAws, connectGeneric } from '../people/connect.ts';
+import { runDoctor } from '../people/doctor.ts';
+import { processTerminal } from '../people/prompt.ts';
+import { rotateKeysInManager } from '../people/remote-rotate-keys.ts';
+import { runSchedule } from '../people/run.ts';
+import { showStatus } from '../people/status.ts';
 
 const HELP_GROUP = 'Commands:';
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The NAME argument: a Kubernetes object name, or a usage error. */
+function objectName(command: Command, what: string): string {
+  const name = String(command.processedArgs[0]);
+  if (name.length > 253 || !OBJECT_NAME.test(name)) {
+    throw new ConfigError([`${JSON.stringify(name)} is not a ${what} name: lower-case letters, digits, "-" and "."`]);
+  }
+  return name;
+}
+
+const connectAwsCommand: CommandDefinition = {
+  name: 'aws',
+  description: 'an AWS account: assume a role (--role-arn), or store an access key read without echo',
+  helpGroup: HELP_GROUP,
+  arguments: ['<name>'],
+  options: connectAwsOptions,
+  run: failuresToExitCode((command) =>
+    connectAws(objectName(command, 'ToolConnection'), readConfig(connectAwsOptions, command), processTerminal()),
+  ),
+};
+
+const connectGenericCommand: CommandDefinition = {
+  name: 'generic',
+  description: 'host credentials (ssh, winrm, rdp, http, database, …): fields from prompts, files or stdin',
+  helpGroup: HELP_GROUP,
+  arguments: ['<name>'],
+  options: connectGenericOptions,
+  run: failuresToExitCode((command) =>
+    connectGeneric(
+      objectName(command, 'ToolConnection'),
+      readConfig(connectGenericOptions, command),
+      processTerminal(),
+    ),
+  ),
+};
 
 export const peopleCommands: readonly CommandDefinition[] = [
   {
     name: 'connect',
-    description: 'store a credential for a ToolConnection, encrypted on this machine (aws | generic)',
+    description: 'create or update a ToolConnection; its credential is encrypted on this machine (aws | generic)',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the kubectl plugin'),
+    subcommands: [connectAwsCommand, connectGenericCommand],
   },
   {
     name: 'run',
-    description: 'run a ScanSchedule now (sets courier.dev/run-now)',
+    description: 'run a ScanSchedule now (sets a new courier.dev/run-now token)',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the ScanSchedule controller'),
+    arguments: ['<schedule>'],
+    options: runOptions,
+    run: failuresToExitCode((command) =>
+      runSchedule(objectName(command, 'ScanSchedule'), readConfig(runOptions, command), processTerminal()),
+    ),
   },
   {
     name: 'status',
     description: 'show ToolConnections and ScanSchedules with their conditions',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the kubectl plugin'),
+    options: statusOptions,
+    run: failuresToExitCode((command) => showStatus(readConfig(statusOptions, command), processTerminal())),
   },
   {
     name: 'doctor',
-    description: 'check webhook reachability, certificate expiry, store health and the leader',
+    description: 'check the CRDs, the webhook, certificates, store health and the leader; exit 1 on a failure',
     helpGroup: HELP_GROUP,
-    run: notImplementedYet('the kubectl plugin'),
+    options: doctorOptions,
+    run: failuresToExitCode((command) => runDoctor(readConfig(doctorOptions, command), processTerminal())),
   },
 ];
 
-/** For kubectl: runs `courier rotate-keys` in the manager pod, once the plugin lands. */
+/** For kubectl: runs `courier rotate-keys` in the leading manager's pod. */
 export const kubectlRotateKeys: CommandDefinition = {
   name: 'rotate-keys',
   description: "rotate the key-encryption key or tenants' data keys (runs in the manager pod)",
   helpGroup: HELP_GROUP,
-  run: notImplementedYet('the kubectl plugin'),
+  options: kubectlRotateKeysOptions,
+  run: failuresToExitCode((command) =>
+    rotateKeysInManager(readConfig(kubectlRotateKeysOptions, command), processTerminal()),
+  ),
 };
