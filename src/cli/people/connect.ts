@@ -2,8 +2,9 @@
 // manager's published upload key, writes it as the source Secret (one JWE,
 // nothing readable), and creates or updates the ToolConnection that names it.
 // The plaintext never leaves the process. Order matters:
-//   1. dry run of the ToolConnection write: bad flags fail before any write
-//   2. the source Secret, encrypted
+//   1. dry run of the ToolConnection write: bad flags fail before any prompt
+//   2. the credential (prompt, files, stdin), encrypted here; then the
+//      source Secret
 //   3. the ToolConnection, with a fresh courier.dev/uploaded-at so the
 //      controller ingests at once, also when only the Secret changed
 //   4. --wait: until the controller took the Secret away and says Ready or not
@@ -87,12 +88,9 @@ async function connect(
   if (config.fromStdin && !connectionPlan.uploadsCredential) {
     throw new ConfigError(['--from-stdin: an assumeRole connection stores no credential']);
   }
-  // Asked for before anything is written: an aborted prompt changes nothing.
-  const credential = connectionPlan.uploadsCredential ? await readCredential() : undefined;
-
   const secretName = config.secretName ?? existing?.spec.credentialsSecretRef?.name ?? `${name}-credentials`;
   const annotations: Record<string, string> = {};
-  if (credential) {
+  if (connectionPlan.uploadsCredential) {
     // The Secret is deleted once ingested: an encrypted upload outlives its upload key otherwise.
     connectionPlan.spec.credentialsSecretRef = { name: secretName, deletionPolicy: 'Delete' };
     annotations[UPLOADED_AT_ANNOTATION] = new Date().toISOString();
@@ -122,6 +120,8 @@ async function connect(
     if (isApiError(error, 422)) throw new ConfigError([describeError(error)]);
     throw error;
   }
+  // Asked for once the flags are known to be good, and before anything is written: an aborted prompt changes nothing.
+  const credential = connectionPlan.uploadsCredential ? await readCredential() : undefined;
   let secret: V1Secret | undefined;
   if (credential) {
     const jwe = await encryptForUpload(credential, await uploadKeys(core, config.courierNamespace));

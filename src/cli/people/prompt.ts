@@ -41,8 +41,9 @@ const MAX_ANSWER = 64 * 1024;
 export function readHidden(terminal: Terminal, question: string): Promise<string> {
   const { stdin, stderr } = terminal;
   if (!canPrompt(terminal)) return Promise.reject(new Error('stdin is not a terminal'));
-  stderr.write(question);
+  // Raw before the question shows: whatever is typed once it is visible must not be echoed.
   stdin.setRawMode!(true);
+  stderr.write(question);
   stdin.setEncoding('utf8');
   stdin.resume();
   return new Promise<string>((resolve, reject) => {
