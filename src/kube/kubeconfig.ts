@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
 import { registerSecret } from '../log/redact.ts';
 
 /**
@@ -31,8 +32,33 @@ export function loadKubeConfig(kubeconfigFiles: readonly string[] = [], context?
   return kubeConfig;
 }
 
+/**
+ * A KubeConfig whose API calls share one connection pool per context.
+ * client-node 2.0 gives every request a new undici Agent, so each call opened
+ * a new TLS connection and built a new TLS context: in a profile of 500
+ * ScanSchedules firing at once, that was the manager's largest cost.
+ */
+export class PooledKubeConfig extends KubeConfig {
+  readonly #pools = new Map<string, Dispatcher>();
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    if (!fresh) return;
+    // The TLS settings follow from the context (its cluster and user), so the context names the pool.
+    const key = this.getCurrentContext();
+    const pool = this.#pools.get(key);
+    if (pool) {
+      context.setDispatcher(pool);
+      void fresh.close();
+    } else {
+      this.#pools.set(key, fresh);
+    }
+  }
+}
+
 function loadFromFirstSource(kubeconfigFiles: readonly string[]): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   const [first, ...others] = kubeconfigFiles;
   if (first !== undefined) {
     kubeConfig.loadFromFile(first);
