@@ -25,7 +25,7 @@ import { splitKey, type ObjectKey, type ReconcileResult, type Reconciler } from 
 import type { EventRecorder, EventType } from '../runtime/events.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import type { ScheduleJobs } from './jobs.ts';
-import { dueRuns, jobName, Schedule } from './schedule.ts';
+import { dueRuns, jobName, parseSchedule, type Schedule } from './schedule.ts';
 
 export const SCHEDULED_TIME_ANNOTATION = 'courier.dev/scheduled-time';
 const RESOURCE = { group: GROUP, version: VERSION, plural: SCAN_SCHEDULES.plural };
@@ -96,7 +96,7 @@ export class ScanScheduleReconciler implements Reconciler {
 
     let schedule: Schedule;
     try {
-      schedule = new Schedule(ss.spec.schedule, ss.spec.timeZone ?? 'UTC');
+      schedule = parseSchedule(ss.spec.schedule, ss.spec.timeZone ?? 'UTC');
     } catch (error) {
       set({ type: 'Ready', status: 'False', reason: 'InvalidSchedule', message: (error as Error).message });
       await this.writeStatus(ss, status);

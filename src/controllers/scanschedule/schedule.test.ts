@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { dueRuns, jobName, Schedule } from './schedule.ts';
+import { dueRuns, jobName, parseSchedule, Schedule } from './schedule.ts';
 
 const iso = (d: Date | undefined) => d?.toISOString();
 const nexts = (s: Schedule, from: string, n: number) => {
@@ -103,5 +103,19 @@ describe('jobName', () => {
     const name = jobName('x'.repeat(253), new Date('2026-11-23T02:30:00Z'));
     expect(name.length).toBeLessThanOrEqual(63);
     expect(name).toMatch(/^x+-\d+$/);
+  });
+});
+
+describe('parseSchedule', () => {
+  it('parses an expression and zone once and reuses it', () => {
+    expect(parseSchedule('*/5 * * * *', 'Europe/Berlin')).toBe(parseSchedule('*/5 * * * *', 'Europe/Berlin'));
+    expect(parseSchedule('*/5 * * * *', 'UTC')).not.toBe(parseSchedule('*/5 * * * *', 'Europe/Berlin'));
+  });
+
+  it('still refuses a bad expression or zone every time', () => {
+    for (let i = 0; i < 2; i++) {
+      expect(() => parseSchedule('61 * * * *')).toThrow();
+      expect(() => parseSchedule('* * * * *', 'Mars/Olympus')).toThrow(RangeError);
+    }
   });
 });
