@@ -127,7 +127,7 @@ export function renderStatus(
           'SUSPEND',
           'READY',
           'ACTIVE',
-          'LAST RUN',
+          'LAST SCHEDULE',
           'LAST SUCCESS',
           'NEXT RUN',
           'AGE',
