@@ -339,11 +339,12 @@ export async function checkManagerReadiness(context: DoctorContext): Promise<Che
         text: text!,
       }));
       if (checks.length === 0) {
+        // Not the manager's answer: the apiserver's own (forbidden, cannot reach the pod).
         results.push(
           result(
             'stores',
             status === 403 ? 'WARN' : 'FAIL',
-            `pod ${name}: /readyz answered HTTP ${status}: ${body.trim().slice(0, 200)}`,
+            `pod ${name}: /readyz through the apiserver: HTTP ${status}: ${statusMessage(body)}`,
           ),
         );
         continue;
@@ -367,6 +368,17 @@ export async function checkManagerReadiness(context: DoctorContext): Promise<Che
     }
   }
   return results;
+}
+
+/** The message of a Kubernetes Status body, else the start of the body. */
+function statusMessage(body: string): string {
+  try {
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: shown as it is.
+  }
+  return body.trim().slice(0, 200);
 }
 
 /** ToolConnections that are not Ready, by reason: what the stores and validation say per connection. */
