@@ -87,19 +87,22 @@ export interface MotoOptions {
    * any credentials when unset.
    */
   enforceAuthAfter?: number;
+  /** The address to listen on; loopback by default. The e2e suite uses the node's address, which pods reach. */
+  host?: string;
 }
 
 export async function startMoto(options: MotoOptions = {}): Promise<MotoPeer> {
+  const host = options.host ?? HOST;
   const auth: Record<string, string> =
     options.enforceAuthAfter === undefined ? {} : { INITIAL_NO_AUTH_ACTION_COUNT: String(options.enforceAuthAfter) };
   const peer = await startPeer('moto', async (port) => ({
-    args: ['-H', HOST, '-p', String(port)],
+    args: ['-H', host, '-p', String(port)],
     env: { PYTHONUNBUFFERED: '1', ...auth },
-    ready: () => httpOk(`http://${HOST}:${port}/moto-api/data.json`),
+    ready: () => httpOk(`http://${host}:${port}/moto-api/data.json`),
   }));
   return {
     ...peer,
-    endpoint: `http://${HOST}:${peer.port}`,
+    endpoint: `http://${host}:${peer.port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'courier-test', secretAccessKey: 'courier-test' },
   };
