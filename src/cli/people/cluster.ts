@@ -57,7 +57,9 @@ export function describeError(error: unknown): string {
     const cause = (error as { cause?: unknown }).cause;
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
   }
-  return String(error);
+  // The exec API's WebSocket rejects with an ErrorEvent, which is no Error but has a message.
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
 }
 
 /** "kubectl courier" or "courier": the root of the command tree, for messages. */
