@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { createCertificateAuthority } from '../src/crypto/pki.ts';
 import { LOCAL_EPHEMERAL } from '../test/support/component.ts';
 import { writeServingPair } from '../test/support/courier-setup.ts';
+import { profileClockNow, readProfile, summarize, type Window } from './cpu-profile.ts';
 import { drive, failures, type LoadFigures } from './load.ts';
 import {
   BENCH_NAMESPACE as NAMESPACE,
@@ -273,6 +274,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
     { cpu: WEBHOOK_CPU, ...(flags.profile ? { cpuProfileDir: path.resolve(flags.profile) } : {}) },
   );
   const runs: Run[] = [];
+  const measured: Window[] = [];
   try {
     const { webhookAddress } = await webhook.waitForLog('serving admission requests');
     await webhook.waitForLog('ToolConnection cache filled');
@@ -293,7 +295,9 @@ await withBenchPlane(async ({ plane, core, objects }) => {
       // TLS handshakes, JIT and caches first; not measured.
       await drive({ ...load, connections, seconds: WARM_UP_SECONDS });
       const cpuBefore = await webhook.cpuSeconds();
+      const from = profileClockNow();
       const figures = await drive({ ...load, connections, seconds: SECONDS });
+      measured.push({ from, to: profileClockNow() });
       const cpu = (await webhook.cpuSeconds()) - cpuBefore;
       runs.push({
         ...figures,
@@ -316,6 +320,9 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         runs,
         webhookPeakRssMiB: Math.round(peak),
         webhookExitCode: exit,
+        ...(flags.profile
+          ? { profile: summarize(await readProfile(path.resolve(flags.profile), webhook.pid), 25, measured) }
+          : {}),
       });
       if (wrong > 0) {
         process.stderr.write(`webhook: ${wrong} answers were not allowed, patched AdmissionReviews\n`);
