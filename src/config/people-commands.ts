@@ -59,7 +59,7 @@ export const clusterOptions = {
   kubeconfig: {
     flags: '--kubeconfig <path>',
     env: 'KUBECONFIG',
-    description: 'kubeconfig file(s); ~/.kube/config when unset',
+    description: 'kubeconfig file(s); when unset, the service account inside a cluster, else ~/.kube/config',
     schema: optional(existingFileList()),
   },
   context: {

@@ -1,7 +1,7 @@
 // Finding Courier's manager from a workstation: its leader from the Lease the
 // replicas elect with (the holder identity is "<pod name>_<random>", see
 // src/cli/commands/manager.ts), its pods by label, and their health port
-// from the readiness probe. docs/adr/0005-finding-the-manager.md says why.
+// from the readiness probe. docs/adr/0005-people-commands-find-the-manager.md says why.
 import https from 'node:https';
 import http from 'node:http';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease, type V1Pod } from '@kubernetes/client-node';
