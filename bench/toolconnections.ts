@@ -3,26 +3,18 @@
 // `courier manager`, and the manager's peak RSS. Writes bench/results/.
 //
 //   node bench/toolconnections.ts [count]      (default 2000)
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BENCH_NAMESPACE as NAMESPACE, createGenericConnection, withBenchCluster, writeResult } from './support.ts';
+import {
+  BENCH_NAMESPACE as NAMESPACE,
+  createGenericConnection,
+  inParallel,
+  peakRssMiB,
+  withBenchCluster,
+  writeResult,
+} from './support.ts';
 
 const COUNT = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = 32;
-
-async function inParallel<T>(items: T[], limit: number, run: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await run(items[next++]!);
-    }),
-  );
-}
-
-async function peakRssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 await withBenchCluster(async ({ core, objects, manager }) => {
   const names = Array.from({ length: COUNT }, (_, i) => `conn-${String(i).padStart(5, '0')}`);
