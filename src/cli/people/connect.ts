@@ -120,11 +120,12 @@ async function connect(
     if (isApiError(error, 422)) throw new ConfigError([describeError(error)]);
     throw error;
   }
-  // Asked for once the flags are known to be good, and before anything is written: an aborted prompt changes nothing.
-  const credential = connectionPlan.uploadsCredential ? await readCredential() : undefined;
   let secret: V1Secret | undefined;
-  if (credential) {
-    const jwe = await encryptForUpload(credential, await uploadKeys(core, config.courierNamespace));
+  if (connectionPlan.uploadsCredential) {
+    // The key first, so nobody types a credential that cannot be sent; asked for
+    // before anything is written, so an aborted prompt changes nothing.
+    const jwks = await uploadKeys(core, config.courierNamespace);
+    const jwe = await encryptForUpload(await readCredential(), jwks);
     secret = await putSourceSecret(core, namespace, secretName, name, jwe);
   }
   const written = (await write(false)) as ToolConnection;

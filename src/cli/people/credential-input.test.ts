@@ -111,6 +111,13 @@ describe('readAwsAccessKey', () => {
     const { t } = terminal({ tty: false });
     expect(await usageProblem(readAwsAccessKey({ fromStdin: false }, t))).toContain('--from-stdin');
   });
+
+  it('refuses --from-stdin on a terminal, where the JSON would be echoed', async () => {
+    const { t } = terminal({ tty: true });
+    expect(await usageProblem(readAwsAccessKey({ fromStdin: true }, t))).toBe(
+      '--from-stdin: stdin is a terminal; leave out --from-stdin to be asked without echo',
+    );
+  });
 });
 
 describe('readGenericFields', () => {

@@ -36,6 +36,10 @@ class Fields {
 
 /** Reads stdin as one JSON object whose values are all strings. */
 async function stdinObject(terminal: Terminal): Promise<Record<string, unknown>> {
+  // Typed on a terminal, the JSON would be echoed: the prompts are for that.
+  if (terminal.stdin.isTTY) {
+    throw new ConfigError(['--from-stdin: stdin is a terminal; leave out --from-stdin to be asked without echo']);
+  }
   const text = await readAllInput(terminal.stdin);
   let value: unknown;
   try {

@@ -7,16 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const POLL_INTERVAL_MS = 500;
 
 /** Calls `probe` until it returns a value other than undefined; undefined if `timeoutMs` passes first. */
-export async function pollFor<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs = POLL_INTERVAL_MS,
-): Promise<T | undefined> {
+export async function pollFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const outcome = await probe();
     if (outcome !== undefined) return outcome;
-    if (Date.now() + intervalMs > deadline) return undefined;
-    await sleep(intervalMs);
+    if (Date.now() + POLL_INTERVAL_MS > deadline) return undefined;
+    await sleep(POLL_INTERVAL_MS);
   }
 }
