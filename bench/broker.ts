@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { CREDENTIALS_PATH, TOKEN_AUDIENCE } from '../src/api/v1alpha1/delivery.ts';
 import { CONNECTIONS_ANNOTATION, INJECT_LABEL } from '../src/api/v1alpha1/index.ts';
-import { profileClockNow, readProfile, summarize, type Window } from './cpu-profile.ts';
+import { profileClockNow, profileSummary, type Window } from './cpu-profile.ts';
 import { drive, failures, type LoadFigures } from './load.ts';
 import {
   BENCH_NAMESPACE as NAMESPACE,
@@ -233,9 +233,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         runs,
         managerPeakRssMiB: Math.round(peak),
         managerExitCode: exit,
-        ...(flags.profile
-          ? { profile: summarize(await readProfile(path.resolve(flags.profile), manager.pid), 25, measured) }
-          : {}),
+        ...(flags.profile ? { profile: await profileSummary(path.resolve(flags.profile), manager.pid, measured) } : {}),
       });
       const wrong = runs.reduce((sum, run) => sum + failures(run), 0);
       if (wrong > 0) {

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { ResilientInformer } from '../src/controllers/runtime/informer.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { profileClockNow, readProfile, summarize } from './cpu-profile.ts';
+import { profileClockNow, profileSummary } from './cpu-profile.ts';
 import {
   BENCH_NAMESPACE as NAMESPACE,
   createGenericConnection,
@@ -190,7 +190,7 @@ await withBenchPlane(async (plane) => {
       progress,
       ...(flags.profile
         ? {
-            profile: summarize(await readProfile(path.resolve(flags.profile), manager.pid), 25, [
+            profile: await profileSummary(path.resolve(flags.profile), manager.pid, [
               { from: profileFrom, to: profileTo ?? profileClockNow() },
             ]),
           }

@@ -124,6 +124,16 @@ export async function readProfile(dir: string, pid: number): Promise<CpuProfile>
   return JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CpuProfile;
 }
 
+/** The summary of the profile of process `pid` in `dir` over `windows`, also printed to stderr. */
+export async function profileSummary(dir: string, pid: number, windows: Window[]): Promise<ProfileSummary> {
+  const summary = summarize(await readProfile(dir, pid), 25, windows);
+  process.stderr.write(
+    `CPU profile of ${pid} in ${dir}: ${summary.totalMs} ms sampled, ${summary.idleMs} ms idle\n\n` +
+      `${markdown(summary.functions)}\n\n${markdown(summary.packages, false)}\n`,
+  );
+  return summary;
+}
+
 /** Microseconds on the profile's clock, now. */
 export function profileClockNow(): number {
   return Number(process.hrtime.bigint() / 1000n);

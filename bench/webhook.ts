@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createCertificateAuthority } from '../src/crypto/pki.ts';
 import { LOCAL_EPHEMERAL } from '../test/support/component.ts';
 import { writeServingPair } from '../test/support/courier-setup.ts';
-import { profileClockNow, readProfile, summarize, type Window } from './cpu-profile.ts';
+import { profileClockNow, profileSummary, type Window } from './cpu-profile.ts';
 import { drive, failures, type LoadFigures } from './load.ts';
 import {
   BENCH_NAMESPACE as NAMESPACE,
@@ -320,9 +320,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         runs,
         webhookPeakRssMiB: Math.round(peak),
         webhookExitCode: exit,
-        ...(flags.profile
-          ? { profile: summarize(await readProfile(path.resolve(flags.profile), webhook.pid), 25, measured) }
-          : {}),
+        ...(flags.profile ? { profile: await profileSummary(path.resolve(flags.profile), webhook.pid, measured) } : {}),
       });
       if (wrong > 0) {
         process.stderr.write(`webhook: ${wrong} answers were not allowed, patched AdmissionReviews\n`);
