@@ -116,6 +116,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
   const runs: Run[] = [];
   const measured: Window[] = [];
   let peak = NaN;
+  let rssBeforeLoad: number | undefined;
   try {
     await createConnection({ objects }, CONNECTION, {
       provider: 'aws',
@@ -155,6 +156,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
       if (ready) break;
       await sleep(200);
     }
+    rssBeforeLoad = await manager.rssMiB();
     pinThisProcess(LOAD_CPU);
 
     let next = 0;
@@ -231,6 +233,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         warmUpSeconds: WARM_UP_SECONDS,
         profiled: Boolean(flags.profile),
         runs,
+        managerRssBeforeLoadMiB: rssBeforeLoad,
         managerPeakRssMiB: Math.round(peak),
         managerExitCode: exit,
         ...(flags.profile ? { profile: await profileSummary(path.resolve(flags.profile), manager.pid, measured) } : {}),

@@ -7,7 +7,6 @@
 // objects every second would load the apiserver the manager needs.
 //
 //   node bench/controllers.ts [--connections 10000] [--schedules 1000] [--quick] [--profile <dir>]
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -92,11 +91,6 @@ class ReadyCount {
   }
 }
 
-async function currentRssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024);
-}
-
 await withBenchPlane(async (plane) => {
   const createStarted = Date.now();
   await inParallel(
@@ -146,7 +140,7 @@ await withBenchPlane(async (plane) => {
       if (schedulesReadySeconds === undefined && schedules.count === SCHEDULES) schedulesReadySeconds = seconds;
       if (seconds - lastProgress >= 10) {
         lastProgress = seconds;
-        const rssMiB = await currentRssMiB(manager.pid);
+        const rssMiB = await manager.rssMiB();
         progress.push({
           seconds: Math.round(seconds),
           connectionsReady: connections.count,

@@ -248,6 +248,12 @@ export class CourierProcess {
     return peakRssMiB(this.pid);
   }
 
+  /** The process's resident set size now (VmRSS), MiB. */
+  async rssMiB(): Promise<number> {
+    const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024);
+  }
+
   /** SIGTERM, and the exit code once it has shut down (a CPU profile is written then). */
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');

@@ -275,9 +275,11 @@ await withBenchPlane(async ({ plane, core, objects }) => {
   );
   const runs: Run[] = [];
   const measured: Window[] = [];
+  let rssBeforeLoad: number | undefined;
   try {
     const { webhookAddress } = await webhook.waitForLog('serving admission requests');
     await webhook.waitForLog('ToolConnection cache filled');
+    rssBeforeLoad = await webhook.rssMiB();
     pinThisProcess(LOAD_CPU);
     const load = {
       url: `https://${webhookAddress as string}/mutate-v1-pod`,
@@ -318,6 +320,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         warmUpSeconds: WARM_UP_SECONDS,
         profiled: Boolean(flags.profile),
         runs,
+        webhookRssBeforeLoadMiB: rssBeforeLoad,
         webhookPeakRssMiB: Math.round(peak),
         webhookExitCode: exit,
         ...(flags.profile ? { profile: await profileSummary(path.resolve(flags.profile), webhook.pid, measured) } : {}),
