@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# type checks, lint, unit tests and the integration suites against a real
-# control plane. Pinned binaries come from the cache, built once if absent.
+# type checks, lint, unit tests, the integration suites against a real
+# control plane, and the end-to-end suite on a real single-node cluster.
+# Pinned binaries come from the cache, built once if absent.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -13,6 +14,8 @@ assets="$(bash hack/kube-binaries.sh)"
 log "control plane binaries: $assets"
 # The store suites' peers (moto, OpenBao, the GCP Secret Manager emulator).
 bash hack/peers.sh install all >/dev/null
+# helm and kubeconform for the chart suite (hack/helm-tools.sh, docs/chart.md).
+bash hack/helm-tools.sh >/dev/null
 
 log "type check"; npm run --silent typecheck
 log "lint"; npm run --silent lint
@@ -28,6 +31,13 @@ for project in unit integration; do
   node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects "$project" \
     --json --outputFile="$results/$project.json" --forceExit "$@" || status=1
 done
+# Last, the end-to-end suite on a real single-node cluster (kubelet,
+# containerd, the image built here, the Helm chart): hack/e2e.sh. It needs
+# root; COURIER_SKIP_E2E=1 leaves it out of a quick local run (CI never sets it).
+if [ "${COURIER_SKIP_E2E:-0}" != 1 ]; then
+  log "e2e tests"
+  bash hack/e2e.sh --json --outputFile="$results/e2e.json" || status=1
+fi
 # One plain summary line over every project, for people and CI alike.
 node -e '
   const fs = require("node:fs");

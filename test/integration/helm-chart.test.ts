@@ -131,6 +131,17 @@ beforeAll(async () => {
   await plane.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', tools.thirdPartyCrds]);
   for (const name of [RELEASE_NAMESPACE, STORE_NAMESPACE, SECOND_NAMESPACE, 'tenant-a', 'tenant-b'])
     await plane.kubectl(['create', 'namespace', name]);
+  // Courier's namespaces enforce the restricted Pod Security Standard, and
+  // warn: a pod template that breaks it turns up on helm's and kubectl's
+  // stderr, which the tests below expect empty.
+  for (const name of [RELEASE_NAMESPACE, SECOND_NAMESPACE])
+    await plane.kubectl([
+      'label',
+      'namespace',
+      name,
+      'pod-security.kubernetes.io/enforce=restricted',
+      'pod-security.kubernetes.io/warn=restricted',
+    ]);
   // The apiserver publishes a CRD's schema in its OpenAPI a moment after the CRD is established.
   const openApi = await eventually(
     async () => JSON.parse((await plane.kubectl(['get', '--raw', '/openapi/v2'])).stdout),
@@ -192,7 +203,7 @@ describe('static checks', () => {
   });
 
   it.each(VARIANT_NAMES)(
-    'a server-side dry run with strict field validation accepts every object: %s',
+    'a server-side dry run with strict field validation, where the restricted Pod Security Standard is enforced, accepts every object: %s',
     async (variant) => {
       const yaml = await render(tools, valuesArgs(variant), ['--include-crds']);
       const result = await plane.kubectl(
