@@ -181,6 +181,20 @@ export function valuesSchema(): Schema {
         tokenExpiration: wholeSeconds('s|m|h'),
         credentialsSizeLimit: string({ pattern: '^[1-9][0-9]{0,6}(Ki|Mi|Gi)$' }),
       }),
+      rbac: object({
+        aggregateToDefaultRoles: boolean,
+        uploadKeysReaders: listOf(
+          object(
+            {
+              kind: { enum: ['User', 'Group', 'ServiceAccount'] },
+              apiGroup: { enum: ['', 'rbac.authorization.k8s.io'] },
+              name: string({ minLength: 1 }),
+              namespace: dnsLabel,
+            },
+            { required: ['kind', 'name'] },
+          ),
+        ),
+      }),
       broker: object({ port: integer(1, 65535) }),
       config: configSchema(),
       tls: object({

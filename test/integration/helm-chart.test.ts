@@ -124,7 +124,14 @@ const valuesFile = (variant: string) => path.join(work, `${variant.replaceAll(/[
 const valuesArgs = (variant: string) => ['--values', valuesFile(variant)];
 
 beforeAll(async () => {
-  [tools, plane] = await Promise.all([chartTools(), ControlPlane.start({ installCrds: false })]);
+  [tools, plane] = await Promise.all([
+    chartTools(),
+    // The aggregation controller fills the built-in admin, edit and view roles from the chart's.
+    ControlPlane.start({
+      installCrds: false,
+      controllerManager: ['serviceaccount-controller', 'clusterrole-aggregation-controller'],
+    }),
+  ]);
   work = await mkdtemp(path.join(os.tmpdir(), 'courier-chart-'));
   for (const [variant, values] of Object.entries(VARIANTS)) await writeFile(valuesFile(variant), stringify(values));
   await plane.kubectl(['apply', '--server-side', '-f', tools.thirdPartyCrds]);
@@ -363,14 +370,13 @@ async function serviceAccountKubeconfig(namespace: string, name: string): Promis
 }
 
 async function canI(serviceAccount: string, namespace: string | undefined, ...request: string[]): Promise<boolean> {
+  return allowed([`--as=system:serviceaccount:${namespace ?? RELEASE_NAMESPACE}:${serviceAccount}`], request);
+}
+
+/** `kubectl auth can-i REQUEST` as someone (--as, --as-group); all namespaces unless REQUEST names one. */
+async function allowed(who: string[], request: readonly string[]): Promise<boolean> {
   const result = await plane.kubectl(
-    [
-      'auth',
-      'can-i',
-      ...request,
-      `--as=system:serviceaccount:${namespace ?? RELEASE_NAMESPACE}:${serviceAccount}`,
-      ...(request.includes('-n') || request.includes('-A') ? [] : ['-A']),
-    ],
+    ['auth', 'can-i', ...request, ...who, ...(request.includes('-n') || request.includes('-A') ? [] : ['-A'])],
     { reject: false },
   );
   return result.stdout.trim() === 'yes';
@@ -815,6 +821,52 @@ describe('helm install, the components at work under its RBAC, upgrade, uninstal
     ['courier-manager', ['delete', 'pods', '-n', 'tenant-a'], false],
   ] as const)('%s may %j: %s', async (serviceAccount, request, allowed) => {
     expect(await canI(serviceAccount, RELEASE_NAMESPACE, ...request)).toBe(allowed);
+  });
+
+  describe('what people may do', () => {
+    beforeAll(async () => {
+      for (const [user, role] of [
+        ['alice', 'edit'],
+        ['bob', 'view'],
+      ])
+        await plane.kubectl([
+          'create',
+          'rolebinding',
+          `${user}-${role}`,
+          `--clusterrole=${role}`,
+          `--user=${user}`,
+          '-n',
+          'tenant-a',
+        ]);
+    });
+
+    it.each([
+      ['alice', ['create', 'toolconnections.courier.dev', '-n', 'tenant-a'], true],
+      ['alice', ['patch', 'scanschedules.courier.dev', '-n', 'tenant-a'], true],
+      ['alice', ['delete', 'toolconnections.courier.dev', '-n', 'tenant-a'], true],
+      ['alice', ['update', 'toolconnections.courier.dev', '--subresource=status', '-n', 'tenant-a'], false],
+      ['alice', ['create', 'toolconnections.courier.dev', '-n', 'tenant-b'], false],
+      ['bob', ['list', 'toolconnections.courier.dev', '-n', 'tenant-a'], true],
+      ['bob', ['get', 'scanschedules.courier.dev', '-n', 'tenant-a'], true],
+      ['bob', ['create', 'scanschedules.courier.dev', '-n', 'tenant-a'], false],
+    ] as const)('%s (edit or view in tenant-a) may %j: %s', async (user, request, expected) => {
+      // The aggregation controller adds the chart's rules to edit and view shortly after install.
+      await eventually(
+        () => allowed([`--as=${user}`], request),
+        (answer) => answer === expected,
+        30_000,
+        `${user} may ${request.join(' ')}: ${expected}`,
+      );
+    });
+
+    it.each([
+      [['get', 'configmaps/courier-upload-keys', '-n', RELEASE_NAMESPACE], true],
+      [['get', 'configmaps/courier-manager-config', '-n', RELEASE_NAMESPACE], false],
+      [['list', 'configmaps', '-n', RELEASE_NAMESPACE], false],
+      [['get', 'secrets', '-n', RELEASE_NAMESPACE], false],
+    ] as const)('anyone authenticated may %j: %s', async (request, expected) => {
+      expect(await allowed(['--as=carol', '--as-group=system:authenticated'], request)).toBe(expected);
+    });
   });
 
   it('helm upgrade keeps the caBundle the manager wrote, and changes what it should', async () => {
