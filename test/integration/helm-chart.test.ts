@@ -176,6 +176,12 @@ describe('generated chart files', () => {
     const chartCrds = (await readdir(path.join(CHART_DIR, 'crds'))).map((name) => path.join('crds', name));
     expect(chartCrds.sort()).toEqual([...expected.keys()].filter((f) => f.startsWith('crds/')).sort());
   });
+
+  it("names Courier's version as its appVersion, the default image tag", async () => {
+    const chart = parse(await readFile(path.join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(await readFile(path.join(CHART_DIR, '../../package.json'), 'utf8')) as { version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+  });
 });
 
 describe('static checks', () => {
