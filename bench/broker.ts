@@ -88,6 +88,10 @@ function check(body: string): string | undefined {
   return undefined;
 }
 
+function accessKeyIdOf(body: string): string | undefined {
+  return /"accessKeyId":"(ASIA[0-9A-Z]+)"/.exec(body)?.[1];
+}
+
 interface AuditRecord {
   time: string;
   audit?: boolean;
@@ -97,13 +101,29 @@ interface AuditRecord {
   durationMs?: number;
 }
 
-interface Run extends LoadFigures {
+type Percentiles = { p50: number; p90: number; p99: number; max: number };
+
+interface Run extends Omit<LoadFigures, 'latencyByKey'> {
   managerCpuCores: number;
   managerCpuMicrosPerIssuance: number;
-  /** From the broker's audit records of the run. */
-  brokerMs: { p50: number; p99: number };
-  stsMs: { p50: number; p99: number };
-  ownMs: { p50: number; p90: number; p99: number; max: number };
+  /** The broker's own measure (audit durationMs): from the parsed request to the answer, STS call included. */
+  brokerMs: Percentiles;
+  /** How long STS held each call. */
+  stsMs: Percentiles;
+  /** brokerMs less stsMs, per issuance. */
+  ownMs: Percentiles;
+  /** End-to-end latency less stsMs, per issuance: also TLS, HTTP, queueing before the broker's handler. */
+  endToEndOwnMs: Percentiles;
+}
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: round2(percentile(sorted, 50)),
+    p90: round2(percentile(sorted, 90)),
+    p99: round2(percentile(sorted, 99)),
+    max: round2(sorted.at(-1) ?? 0),
+  };
 }
 
 await withBenchPlane(async ({ plane, core, objects }) => {
@@ -175,6 +195,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         },
       ],
       check,
+      keyOf: accessKeyIdOf,
     };
     const spans: Array<{ from: number; to: number }> = [];
     const cpu: number[] = [];
@@ -203,23 +224,21 @@ await withBenchPlane(async ({ plane, core, objects }) => {
         const at = Date.parse(r.time);
         return at >= from && at <= to;
       });
-      const broker = inRun.map((r) => r.durationMs!).sort((a, b) => a - b);
-      const stsMs = inRun.map((r) => (stsMicros[r.accessKeyId!] ?? NaN) / 1000).sort((a, b) => a - b);
-      const own = inRun.map((r) => r.durationMs! - (stsMicros[r.accessKeyId!] ?? NaN) / 1000).sort((a, b) => a - b);
-      if (own.some(Number.isNaN))
-        throw new Error('an issuance has no STS timing: its AccessKeyId did not come from STS');
+      const sts = (r: AuditRecord) => (stsMicros[r.accessKeyId!] ?? NaN) / 1000;
+      if (inRun.some((r) => Number.isNaN(sts(r))))
+        throw new Error('an issuance has no STS timing: its AccessKeyId did not come from the STS stand-in');
+      const { latencyByKey, ...measuredRun } = run;
+      const endToEndOwn = [...latencyByKey].map(([key, ms]) => ms - (stsMicros[key] ?? NaN) / 1000);
+      if (endToEndOwn.some(Number.isNaN))
+        throw new Error('an answer carried an AccessKeyId the STS stand-in never issued');
       runs.push({
-        ...run,
+        ...measuredRun,
         managerCpuCores: round2(cpu[i]! / run.seconds),
         managerCpuMicrosPerIssuance: Math.round((cpu[i]! / run.answered) * 1e6),
-        brokerMs: { p50: round2(percentile(broker, 50)), p99: round2(percentile(broker, 99)) },
-        stsMs: { p50: round2(percentile(stsMs, 50)), p99: round2(percentile(stsMs, 99)) },
-        ownMs: {
-          p50: round2(percentile(own, 50)),
-          p90: round2(percentile(own, 90)),
-          p99: round2(percentile(own, 99)),
-          max: round2(own.at(-1) ?? 0),
-        },
+        brokerMs: percentiles(inRun.map((r) => r.durationMs!)),
+        stsMs: percentiles(inRun.map(sts)),
+        ownMs: percentiles(inRun.map((r) => r.durationMs! - sts(r))),
+        endToEndOwnMs: percentiles(endToEndOwn),
       });
     }
   } finally {

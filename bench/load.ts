@@ -12,6 +12,8 @@ export interface LoadOptions {
   requests: Request[];
   /** Why an answer (2xx or not) is wrong, or undefined when it is what it should be. */
   check: (body: string) => string | undefined;
+  /** Names an answer, to find its latency in `latencyByKey` afterwards. */
+  keyOf?: (body: string) => string | undefined;
 }
 
 export interface LoadFigures {
@@ -25,11 +27,14 @@ export interface LoadFigures {
   timeouts: number;
   /** Wrong answers by reason. */
   wrong: Record<string, number>;
+  /** Latency (ms) of each answer `keyOf` named. */
+  latencyByKey: Map<string, number>;
 }
 
 export function drive(options: LoadOptions): Promise<LoadFigures> {
   const latencies: number[] = [];
   const wrong: Record<string, number> = {};
+  const latencyByKey = new Map<string, number>();
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -41,6 +46,9 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
         requests: options.requests,
         timeout: 10,
         verifyBody: (body) => {
+          // autocannon reports an answer's latency and then, in the same tick, hands its body here.
+          const key = options.keyOf?.(body);
+          if (key !== undefined) latencyByKey.set(key, latencies.at(-1)!);
           const reason = options.check(body);
           if (reason !== undefined) wrong[reason] = (wrong[reason] ?? 0) + 1;
           return reason === undefined;
@@ -65,6 +73,7 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
           errors: result.errors,
           timeouts: result.timeouts,
           wrong,
+          latencyByKey,
         });
       },
     );
@@ -73,6 +82,6 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
 }
 
 /** What makes a run invalid: any answer that was not a right 2xx. */
-export function failures(figures: LoadFigures): number {
+export function failures(figures: Omit<LoadFigures, 'latencyByKey'>): number {
   return figures.non2xx + figures.errors + figures.timeouts + Object.values(figures.wrong).reduce((a, b) => a + b, 0);
 }

@@ -229,7 +229,7 @@ function check(body: string): string | undefined {
   return undefined;
 }
 
-interface Run extends LoadFigures {
+interface Run extends Omit<LoadFigures, 'latencyByKey'> {
   /** The webhook's CPU time over the run divided by the run's wall time (1 = the whole core). */
   webhookCpuCores: number;
   webhookCpuMicrosPerReview: number;
@@ -298,7 +298,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
       await drive({ ...load, connections, seconds: WARM_UP_SECONDS });
       const cpuBefore = await webhook.cpuSeconds();
       const from = profileClockNow();
-      const figures = await drive({ ...load, connections, seconds: SECONDS });
+      const { latencyByKey: _, ...figures } = await drive({ ...load, connections, seconds: SECONDS });
       measured.push({ from, to: profileClockNow() });
       const cpu = (await webhook.cpuSeconds()) - cpuBefore;
       runs.push({
