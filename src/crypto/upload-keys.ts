@@ -22,6 +22,13 @@ export const UPLOAD_ALGORITHM = 'ECDH-ES+A256KW';
 export const UPLOAD_ENCRYPTION = 'A256GCM';
 export const UPLOAD_CONTENT_TYPE = 'courier.dev/credential+json';
 export const JWKS_KEY = 'jwks.json';
+/**
+ * Protected-header parameter naming the ToolConnection an upload is for
+ * ("namespace/name"). The header is authenticated with the ciphertext, so an
+ * upload copied into another ToolConnection's source Secret is refused rather
+ * than stored under a name its author never chose.
+ */
+export const UPLOAD_TARGET_HEADER = 'courier.dev/for';
 const KEYS_KEPT = 2;
 
 export interface UploadKeysDocument {
@@ -31,6 +38,14 @@ export interface UploadKeysDocument {
 export interface Jwks {
   keys: JWK[];
 }
+
+/** The ToolConnection an upload is meant for. */
+export interface UploadTarget {
+  namespace: string;
+  name: string;
+}
+
+const targetName = (target: UploadTarget) => `${target.namespace}/${target.name}`;
 
 export class UploadKeyUnknownError extends Error {
   constructor(kid: unknown) {
@@ -96,16 +111,25 @@ export class UploadKeys {
     return count;
   }
 
-  /** Opens an upload; fails clearly if it was encrypted to a key no longer held. */
-  async decrypt(jwe: string): Promise<Credential> {
+  /** Opens an upload meant for `target`; fails clearly if it was encrypted to a key no longer held or for another ToolConnection. */
+  async decrypt(jwe: string, target: UploadTarget): Promise<Credential> {
     const { kid } = decodeProtectedHeader(jwe);
     const entry = (await this.document.read())?.keys.find((k) => k.kid === kid);
     if (!entry) throw new UploadKeyUnknownError(kid);
     const { privateJwk } = await this.unwrap(entry);
-    const { plaintext } = await compactDecrypt(jwe, await importJWK(privateJwk, UPLOAD_ALGORITHM), {
+    const { plaintext, protectedHeader } = await compactDecrypt(jwe, await importJWK(privateJwk, UPLOAD_ALGORITHM), {
       keyManagementAlgorithms: [UPLOAD_ALGORITHM],
       contentEncryptionAlgorithms: [UPLOAD_ENCRYPTION],
     });
+    // Read only after decryption succeeded: only then is the header known to be the author's.
+    const intended = protectedHeader[UPLOAD_TARGET_HEADER];
+    if (intended !== targetName(target)) {
+      throw new Error(
+        typeof intended === 'string'
+          ? `the upload was encrypted for ToolConnection ${intended}, not ${targetName(target)}; encrypt it for this one (kubectl courier connect)`
+          : `the upload does not name the ToolConnection it is for; encrypt it again (kubectl courier connect)`,
+      );
+    }
     return parseCredential(plaintext);
   }
 
@@ -142,12 +166,18 @@ export class UploadKeys {
   }
 }
 
-/** The client side: encrypts a credential to the newest key of a published JWKS. */
-export async function encryptForUpload(credential: Credential, jwks: Jwks): Promise<string> {
+/** The client side: encrypts a credential for `target` to the newest key of a published JWKS. */
+export async function encryptForUpload(credential: Credential, jwks: Jwks, target: UploadTarget): Promise<string> {
   const key = jwks.keys[0];
   if (!key?.kid) throw new Error('the published upload keys are empty; is the Courier manager running?');
   return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(credential)))
-    .setProtectedHeader({ alg: UPLOAD_ALGORITHM, enc: UPLOAD_ENCRYPTION, kid: key.kid, cty: UPLOAD_CONTENT_TYPE })
+    .setProtectedHeader({
+      alg: UPLOAD_ALGORITHM,
+      enc: UPLOAD_ENCRYPTION,
+      kid: key.kid,
+      cty: UPLOAD_CONTENT_TYPE,
+      [UPLOAD_TARGET_HEADER]: targetName(target),
+    })
     .encrypt(await importJWK(key, UPLOAD_ALGORITHM));
 }
 

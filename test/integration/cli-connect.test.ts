@@ -179,6 +179,7 @@ describe('kubectl courier connect', () => {
         cty: 'courier.dev/credential+json',
         kid: jwks.keys[0]!.kid,
         epk: expect.any(Object),
+        'courier.dev/for': `${tenant}/bastion`,
       });
     }
   });

@@ -178,7 +178,7 @@ describe('ToolConnection controller', () => {
         'jwks.json'
       ]!,
     );
-    const jwe = await encryptForUpload({ username: 'scanner', password }, jwks);
+    const jwe = await encryptForUpload({ username: 'scanner', password }, jwks, { namespace: tenant, name: 'sealed' });
     await apply(
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sealed-src' }, stringData: { 'credential.jwe': jwe } },
       generic('sealed'),
@@ -186,6 +186,16 @@ describe('ToolConnection controller', () => {
     const tc = await until('sealed', ready);
     expect(tc!.status!.fingerprint).toBe(
       await keys.fingerprinter.fingerprint('generic', { username: 'scanner', password }),
+    );
+
+    // The same upload copied into another ToolConnection's source is refused: it names "sealed".
+    await apply(
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'copied-src' }, stringData: { 'credential.jwe': jwe } },
+      generic('copied'),
+    );
+    const copied = await until('copied', (t) => condition(t, 'Stored')?.reason === 'UndecryptableSource');
+    expect(condition(copied, 'Stored')!.message).toContain(
+      `encrypted for ToolConnection ${tenant}/sealed, not ${tenant}/copied`,
     );
   });
 

@@ -10,6 +10,8 @@ import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
 import { etcdSource, findLeaks } from '../support/leak-scanner.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
+/** The ToolConnection the uploads in this suite are meant for. */
+const TARGET = { namespace: 'team', name: 'db' };
 
 describe('upload keys', () => {
   let namespace: string;
@@ -36,9 +38,24 @@ describe('upload keys', () => {
     expect(await publishedJwks()).toEqual(jwks);
 
     const credential = { username: 'scanner', password: randomBytes(16).toString('hex') };
-    const jwe = await encryptForUpload(credential, await publishedJwks());
+    const jwe = await encryptForUpload(credential, await publishedJwks(), TARGET);
     expect(jwe).not.toContain(credential.password);
-    expect(await keys.uploadKeys.decrypt(jwe)).toEqual(credential);
+    expect(await keys.uploadKeys.decrypt(jwe, TARGET)).toEqual(credential);
+  });
+
+  it('opens an upload only for the ToolConnection it names', async () => {
+    const jwe = await encryptForUpload({ password: 'meant-for-db-only' }, await publishedJwks(), TARGET);
+    await expect(keys.uploadKeys.decrypt(jwe, { ...TARGET, name: 'other' })).rejects.toThrow(
+      'the upload was encrypted for ToolConnection team/db, not team/other',
+    );
+    await expect(keys.uploadKeys.decrypt(jwe, { namespace: 'elsewhere', name: 'db' })).rejects.toThrow(
+      'not elsewhere/db',
+    );
+    // Rewriting the header to name another target breaks its authentication.
+    const [header, ...rest] = jwe.split('.');
+    const forged = { ...JSON.parse(Buffer.from(header!, 'base64url').toString()), 'courier.dev/for': 'team/other' };
+    const forgedJwe = [Buffer.from(JSON.stringify(forged)).toString('base64url'), ...rest].join('.');
+    await expect(keys.uploadKeys.decrypt(forgedJwe, { ...TARGET, name: 'other' })).rejects.toThrow();
   });
 
   it('is idempotent while the key is young', async () => {
@@ -48,27 +65,27 @@ describe('upload keys', () => {
 
   it('rotates, keeping the previous key for uploads under way, and refuses older ones clearly', async () => {
     const first = await publishedJwks();
-    const oldUpload = await encryptForUpload({ password: 'uploaded-before-rotation' }, first);
+    const oldUpload = await encryptForUpload({ password: 'uploaded-before-rotation' }, first, TARGET);
     const second = await keys.uploadKeys.ensureCurrent(30 * DAY, new Date(Date.now() + 31 * DAY));
     expect(second.keys).toHaveLength(2);
     expect(second.keys[1]!.kid).toBe(first.keys[0]!.kid);
-    expect(await keys.uploadKeys.decrypt(oldUpload)).toEqual({ password: 'uploaded-before-rotation' });
+    expect(await keys.uploadKeys.decrypt(oldUpload, TARGET)).toEqual({ password: 'uploaded-before-rotation' });
 
     await keys.uploadKeys.ensureCurrent(30 * DAY, new Date(Date.now() + 62 * DAY));
     const third = await publishedJwks();
     expect(third.keys.map((k) => k.kid)).not.toContain(first.keys[0]!.kid);
-    await expect(keys.uploadKeys.decrypt(oldUpload)).rejects.toThrow(
+    await expect(keys.uploadKeys.decrypt(oldUpload, TARGET)).rejects.toThrow(
       `the credential was encrypted to upload key ${first.keys[0]!.kid}, which Courier no longer holds`,
     );
   });
 
   it('rejects a tampered upload', async () => {
-    const jwe = await encryptForUpload({ password: 'tamper-me-please' }, await publishedJwks());
+    const jwe = await encryptForUpload({ password: 'tamper-me-please' }, await publishedJwks(), TARGET);
     const parts = jwe.split('.');
     const ciphertext = Buffer.from(parts[3]!, 'base64url');
     ciphertext[0] = ciphertext[0]! ^ 1;
     parts[3] = ciphertext.toString('base64url');
-    await expect(keys.uploadKeys.decrypt(parts.join('.'))).rejects.toThrow();
+    await expect(keys.uploadKeys.decrypt(parts.join('.'), TARGET)).rejects.toThrow();
   });
 
   it('keeps the private keys out of etcd in plaintext', async () => {

@@ -125,7 +125,7 @@ async function connect(
     // The key first, so nobody types a credential that cannot be sent; asked for
     // before anything is written, so an aborted prompt changes nothing.
     const jwks = await uploadKeys(core, config.courierNamespace);
-    const jwe = await encryptForUpload(await readCredential(), jwks);
+    const jwe = await encryptForUpload(await readCredential(), jwks, { namespace, name });
     secret = await putSourceSecret(core, namespace, secretName, name, jwe);
   }
   const written = (await write(false)) as ToolConnection;

@@ -36,7 +36,10 @@ export async function readCredential(
   let credential: Credential;
   if (fields.length === 1 && fields[0] === UPLOAD_KEY) {
     try {
-      credential = await uploadKeys.decrypt(Buffer.from(data[UPLOAD_KEY]!, 'base64').toString());
+      credential = await uploadKeys.decrypt(Buffer.from(data[UPLOAD_KEY]!, 'base64').toString(), {
+        namespace: tc.metadata.namespace!,
+        name: tc.metadata.name!,
+      });
     } catch (error) {
       throw new SourceProblem('UndecryptableSource', `cannot decrypt ${UPLOAD_KEY}: ${(error as Error).message}`);
     }
