@@ -16,7 +16,7 @@
 //     they must not do is denied.
 // There is no kubelet here: the chart's pods are never started.
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,6 +165,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await plane?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('generated chart files', () => {
