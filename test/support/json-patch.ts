@@ -112,41 +112,36 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Applies one operation to `document` in place; returns the result (a new root only for the root path). */
+export function applyOperation(document: unknown, operation: JsonPatchOperation): unknown {
+  switch (operation.op) {
+    case 'add':
+      return add(document, operation.path, structuredClone(operation.value));
+    case 'remove':
+      return remove(document, operation.path);
+    case 'replace':
+      resolvePointer(document, operation.path);
+      return operation.path === ''
+        ? structuredClone(operation.value)
+        : add(remove(document, operation.path), operation.path, structuredClone(operation.value));
+    case 'move': {
+      if (operation.path.startsWith(`${operation.from}/`))
+        throw new JsonPatchError(`cannot move ${operation.from} into itself`);
+      const value = resolvePointer(document, operation.from);
+      return add(remove(document, operation.from), operation.path, value);
+    }
+    case 'copy':
+      return add(document, operation.path, structuredClone(resolvePointer(document, operation.from)));
+    case 'test':
+      if (!jsonEqual(resolvePointer(document, operation.path), operation.value))
+        throw new JsonPatchError(`test failed at ${operation.path}`);
+      return document;
+    default:
+      throw new JsonPatchError(`unknown operation ${JSON.stringify((operation as { op: unknown }).op)}`);
+  }
+}
+
 /** Applies `patch` to a copy of `document`; throws JsonPatchError when any operation fails. */
 export function applyJsonPatch<T>(document: T, patch: readonly JsonPatchOperation[]): T {
-  let result: unknown = structuredClone(document);
-  for (const operation of patch) {
-    switch (operation.op) {
-      case 'add':
-        result = add(result, operation.path, structuredClone(operation.value));
-        break;
-      case 'remove':
-        result = remove(result, operation.path);
-        break;
-      case 'replace':
-        resolvePointer(result, operation.path);
-        result =
-          operation.path === ''
-            ? structuredClone(operation.value)
-            : add(remove(result, operation.path), operation.path, structuredClone(operation.value));
-        break;
-      case 'move': {
-        if (operation.path.startsWith(`${operation.from}/`))
-          throw new JsonPatchError(`cannot move ${operation.from} into itself`);
-        const value = resolvePointer(result, operation.from);
-        result = add(remove(result, operation.from), operation.path, value);
-        break;
-      }
-      case 'copy':
-        result = add(result, operation.path, structuredClone(resolvePointer(result, operation.from)));
-        break;
-      case 'test':
-        if (!jsonEqual(resolvePointer(result, operation.path), operation.value))
-          throw new JsonPatchError(`test failed at ${operation.path}`);
-        break;
-      default:
-        throw new JsonPatchError(`unknown operation ${JSON.stringify((operation as { op: unknown }).op)}`);
-    }
-  }
-  return result as T;
+  return patch.reduce<unknown>(applyOperation, structuredClone(document)) as T;
 }

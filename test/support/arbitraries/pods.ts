@@ -15,23 +15,33 @@ import {
 import { CONNECTION_PATHS_ANNOTATION, CONNECTIONS_ANNOTATION, INJECT_LABEL } from '../../../src/api/v1alpha1/index.ts';
 import { anyJson, damaged, dnsLabel, hostileString } from './json.ts';
 
-/** An absolute path, or one of the paths Courier cares about. */
+/** Mostly an absolute path of the pod's own; now and then one Courier uses, or junk. */
 function mountPath(connections: readonly string[]): fc.Arbitrary<string> {
   return fc.oneof(
-    fc.constantFrom(
-      CREDENTIALS_DIR,
-      TOKEN_DIR,
-      '/data',
-      '/home/scan/.aws',
-      ...connections.map((name) => `${CREDENTIALS_DIR}/${name}`),
-    ),
-    fc.array(dnsLabel(), { minLength: 1, maxLength: 4 }).map((parts) => `/${parts.join('/')}`),
-    hostileString(),
+    {
+      arbitrary: fc.array(dnsLabel(), { minLength: 1, maxLength: 4 }).map((parts) => `/${parts.join('/')}`),
+      weight: 6,
+    },
+    {
+      arbitrary: fc.constantFrom(
+        CREDENTIALS_DIR,
+        TOKEN_DIR,
+        '/home/scan/.aws',
+        ...connections.map((name) => `${CREDENTIALS_DIR}/${name}`),
+      ),
+      weight: 1,
+    },
+    { arbitrary: hostileString(), weight: 1 },
   );
 }
 
+/** Mostly the pod's own volumes; Courier's names now and then. */
 function volumeName(): fc.Arbitrary<string> {
-  return fc.oneof(fc.constantFrom(CREDENTIALS_VOLUME, TOKEN_VOLUME, 'data', 'kube-api-access-x1'), dnsLabel());
+  return fc.oneof(
+    { arbitrary: fc.constantFrom('data', 'kube-api-access-x1'), weight: 6 },
+    { arbitrary: fc.constantFrom(CREDENTIALS_VOLUME, TOKEN_VOLUME), weight: 1 },
+    { arbitrary: dnsLabel(), weight: 2 },
+  );
 }
 
 function container(connections: readonly string[], names: fc.Arbitrary<string>): fc.Arbitrary<object> {
@@ -76,22 +86,19 @@ function container(connections: readonly string[], names: fc.Arbitrary<string>):
   );
 }
 
-/** The connections annotation: names that exist and do not, spaced and repeated, or junk. */
-function connectionsAnnotation(connections: readonly string[]): fc.Arbitrary<string> {
-  const name = fc.oneof(
-    { arbitrary: fc.constantFrom(...connections), weight: 4 },
-    { arbitrary: dnsLabel(), weight: 1 },
-  );
-  return fc.oneof(
-    { arbitrary: fc.array(name, { minLength: 1, maxLength: 4 }).map((names) => names.join(',')), weight: 6 },
-    { arbitrary: fc.array(name, { minLength: 1, maxLength: 3 }).map((names) => ` ${names.join(' , ')} `), weight: 1 },
-    { arbitrary: fc.constantFrom('', ',', 'aws-prod,', 'AWS-PROD', 'a_b'), weight: 1 },
-    { arbitrary: hostileString(), weight: 1 },
-  );
+/** A JSON object giving some of `names` a mount path of their own. */
+function goodPaths(names: readonly string[]): fc.Arbitrary<string> {
+  return fc
+    .subarray([...new Set(names)])
+    .chain((chosen) =>
+      fc
+        .tuple(...chosen.map(() => fc.array(dnsLabel(), { minLength: 1, maxLength: 3 })))
+        .map((parts) => JSON.stringify(Object.fromEntries(chosen.map((name, i) => [name, `/${parts[i]!.join('/')}`])))),
+    );
 }
 
-/** The connection-paths annotation: good JSON, bad paths, or not JSON at all. */
-function pathsAnnotation(connections: readonly string[]): fc.Arbitrary<string> {
+/** The connection-paths annotation gone wrong: bad paths, unknown names, or not JSON at all. */
+function badPaths(connections: readonly string[]): fc.Arbitrary<string> {
   const paths = fc.dictionary(
     fc.oneof(fc.constantFrom(...connections), dnsLabel()),
     fc.oneof(
@@ -105,6 +112,38 @@ function pathsAnnotation(connections: readonly string[]): fc.Arbitrary<string> {
     { arbitrary: paths.map((value) => JSON.stringify(value)), weight: 4 },
     { arbitrary: anyJson(2).map((value) => JSON.stringify(value)), weight: 1 },
     { arbitrary: hostileString(), weight: 1 },
+  );
+}
+
+/**
+ * Courier's annotations: names that exist and do not (spaced, repeated, or
+ * junk instead), and mostly fitting custom paths for some of them.
+ */
+function courierAnnotations(connections: readonly string[]): fc.Arbitrary<Record<string, string>> {
+  const name = fc.oneof(
+    { arbitrary: fc.constantFrom(...connections), weight: 8 },
+    { arbitrary: dnsLabel(), weight: 1 },
+  );
+  // Built outside chain(), which would build them again for every value.
+  const junkPaths = badPaths(connections);
+  const junk = hostileString();
+  return fc.array(name, { minLength: 1, maxLength: 4 }).chain((names) =>
+    fc.record(
+      {
+        [CONNECTIONS_ANNOTATION]: fc.oneof(
+          { arbitrary: fc.constant(names.join(',')), weight: 16 },
+          { arbitrary: fc.constant(` ${names.join(' , ')} `), weight: 2 },
+          { arbitrary: fc.constantFrom('', ',', `${names[0]},`, names.join(',').toUpperCase(), 'a_b'), weight: 1 },
+          { arbitrary: junk, weight: 1 },
+        ),
+        [CONNECTION_PATHS_ANNOTATION]: fc.oneof(
+          { arbitrary: goodPaths(names), weight: 6 },
+          { arbitrary: junkPaths, weight: 1 },
+        ),
+        other: junk,
+      },
+      { requiredKeys: [CONNECTIONS_ANNOTATION] },
+    ),
   );
 }
 
@@ -125,27 +164,20 @@ export interface PodOptions {
 /** A pod as a user writes it (or a controller makes it), mostly opted in. */
 export function pod({ connections }: PodOptions): fc.Arbitrary<Record<string, unknown>> {
   const containerName = fc.oneof(
-    { arbitrary: fc.constantFrom('scanner', 'app', 'helper'), weight: 6 },
+    { arbitrary: fc.constantFrom('scanner', 'app', 'helper'), weight: 16 },
     { arbitrary: fc.constant(AGENT_CONTAINER), weight: 1 },
-    { arbitrary: dnsLabel(), weight: 1 },
+    { arbitrary: dnsLabel(), weight: 3 },
   );
   const metadata = fc.record(
     {
       name: fc.oneof(dnsLabel(), hostileString()),
       generateName: fc.constant('scan-'),
       labels: fc.oneof(
-        { arbitrary: fc.constant({ [INJECT_LABEL]: 'true' }), weight: 8 },
+        { arbitrary: fc.constant({ [INJECT_LABEL]: 'true' }), weight: 16 },
         { arbitrary: fc.constantFrom('false', 'True', '').map((value) => ({ [INJECT_LABEL]: value })), weight: 1 },
         { arbitrary: fc.dictionary(hostileString(), hostileString(), { maxKeys: 2 }), weight: 1 },
       ),
-      annotations: fc.record(
-        {
-          [CONNECTIONS_ANNOTATION]: connectionsAnnotation(connections),
-          [CONNECTION_PATHS_ANNOTATION]: pathsAnnotation(connections),
-          other: hostileString(),
-        },
-        { requiredKeys: [CONNECTIONS_ANNOTATION] },
-      ),
+      annotations: courierAnnotations(connections),
     },
     // Without the label or the annotation the webhook has little to do; damaged() removes them now and then.
     { requiredKeys: ['labels', 'annotations'] },
@@ -169,7 +201,7 @@ export function pod({ connections }: PodOptions): fc.Arbitrary<Record<string, un
 
 /** A pod as above, or one with a subtree replaced by junk or removed. */
 export function oddPod(options: PodOptions): fc.Arbitrary<unknown> {
-  return fc.oneof({ arbitrary: pod(options), weight: 4 }, { arbitrary: damaged(pod(options)), weight: 1 });
+  return fc.oneof({ arbitrary: pod(options), weight: 8 }, { arbitrary: damaged(pod(options)), weight: 1 });
 }
 
 export interface ReviewOptions extends PodOptions {
@@ -180,36 +212,42 @@ export interface ReviewOptions extends PodOptions {
 function request(namespace: string, object: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> {
   const podKind = { group: '', version: 'v1', kind: 'Pod' };
   const podResource = { group: '', version: 'v1', resource: 'pods' };
-  return fc.record(
+  const fields = fc.record(
     {
-      uid: fc.oneof({ arbitrary: fc.uuid(), weight: 4 }, { arbitrary: hostileString(), weight: 1 }),
+      uid: fc.oneof({ arbitrary: fc.uuid(), weight: 9 }, { arbitrary: hostileString(), weight: 1 }),
       kind: fc.oneof(
-        { arbitrary: fc.constant(podKind), weight: 8 },
+        { arbitrary: fc.constant(podKind), weight: 48 },
         { arbitrary: fc.constant({ group: 'apps', version: 'v1', kind: 'Deployment' }), weight: 1 },
       ),
       resource: fc.oneof(
-        { arbitrary: fc.constant(podResource), weight: 8 },
+        { arbitrary: fc.constant(podResource), weight: 48 },
         { arbitrary: fc.constant({ group: '', version: 'v1', resource: 'configmaps' }), weight: 1 },
       ),
-      subResource: fc.constantFrom('ephemeralcontainers', 'status'),
-      namespace: fc.oneof({ arbitrary: fc.constant(namespace), weight: 8 }, { arbitrary: fc.constant(''), weight: 1 }),
+      namespace: fc.oneof({ arbitrary: fc.constant(namespace), weight: 48 }, { arbitrary: fc.constant(''), weight: 1 }),
       operation: fc.oneof(
-        { arbitrary: fc.constant('CREATE'), weight: 8 },
+        { arbitrary: fc.constant('CREATE'), weight: 48 },
         { arbitrary: fc.constantFrom('UPDATE', 'DELETE', 'CONNECT'), weight: 1 },
       ),
       userInfo: fc.constant({ username: 'system:serviceaccount:kube-system:job-controller' }),
       object,
       dryRun: fc.boolean(),
     },
-    // Mostly complete: a review without its kind or namespace is skipped or refused early.
     { requiredKeys: ['uid', 'kind', 'resource', 'namespace', 'operation', 'object'] },
   );
+  // A subresource (ephemeral containers, status) is rare: the webhook skips those.
+  const subResource = fc.oneof(
+    { arbitrary: fc.constant(undefined), weight: 16 },
+    { arbitrary: fc.constantFrom('ephemeralcontainers', 'status'), weight: 1 },
+  );
+  return fc
+    .tuple(fields, subResource)
+    .map(([request, sub]) => (sub === undefined ? request : { ...request, subResource: sub }));
 }
 
 /** An AdmissionReview around a pod, the request damaged now and then. */
 export function admissionReview({ namespace, connections }: ReviewOptions): fc.Arbitrary<Record<string, unknown>> {
   const wellFormed = request(namespace, oddPod({ connections }));
-  const requests = fc.oneof({ arbitrary: wellFormed, weight: 6 }, { arbitrary: damaged(wellFormed, 1), weight: 1 });
+  const requests = fc.oneof({ arbitrary: wellFormed, weight: 12 }, { arbitrary: damaged(wellFormed, 1), weight: 1 });
   return fc.record({
     apiVersion: fc.constant('admission.k8s.io/v1'),
     kind: fc.constant('AdmissionReview'),
@@ -221,7 +259,7 @@ export function admissionReview({ namespace, connections }: ReviewOptions): fc.A
 export function anyReviewBody(options: ReviewOptions): fc.Arbitrary<unknown> {
   const review = admissionReview(options);
   return fc.oneof(
-    { arbitrary: review, weight: 8 },
+    { arbitrary: review, weight: 16 },
     // Wrong apiVersion or kind, no request, no uid.
     {
       arbitrary: fc.tuple(review, fc.constantFrom('apiVersion', 'kind', 'request', 'uid')).map(([body, field]) => {
