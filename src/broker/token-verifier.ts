@@ -123,14 +123,18 @@ function parseJson(body: unknown): unknown {
   return typeof body === 'string' ? JSON.parse(body) : body;
 }
 
+/** A claim's value when it is a non-empty string: a signed token's claims are still only JSON. */
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
 function identityOf(payload: KubernetesClaims): PodIdentity {
   const k8s = payload['kubernetes.io'];
-  const namespace = k8s?.namespace;
-  const serviceAccount = k8s?.serviceaccount?.name;
-  const pod = k8s?.pod;
+  const namespace = text(k8s?.namespace);
+  const serviceAccount = text(k8s?.serviceaccount?.name);
+  const podName = text(k8s?.pod?.name);
+  const podUid = text(k8s?.pod?.uid);
   if (!namespace || !serviceAccount)
     throw new BrokerDenial(401, 'NotServiceAccountToken', 'the token is not a Kubernetes service-account token');
-  if (!pod?.name || !pod.uid)
+  if (!podName || !podUid)
     throw new BrokerDenial(
       401,
       'NotPodBound',
@@ -138,7 +142,7 @@ function identityOf(payload: KubernetesClaims): PodIdentity {
     );
   if (payload.sub !== `system:serviceaccount:${namespace}:${serviceAccount}`)
     throw new BrokerDenial(401, 'TokenInvalid', 'the token subject does not match its service account');
-  return { namespace, podName: pod.name, podUid: pod.uid, serviceAccount, expiresAt: payload.exp! };
+  return { namespace, podName, podUid, serviceAccount, expiresAt: payload.exp! };
 }
 
 function denialFor(error: unknown): BrokerDenial {
