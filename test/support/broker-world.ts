@@ -49,6 +49,8 @@ export const CONNECTIONS = {
 } as const;
 export type ConnectionName = keyof typeof CONNECTIONS;
 
+/** The connections the opted-in pods ask for (their annotation is spaced, as people write it). */
+export const OPTED_IN_CONNECTIONS: readonly string[] = ['github', 'ssh', 'not-ready', 'locked', 'no-such-connection'];
 const OPTED_IN = 'github, ssh,not-ready , locked,no-such-connection';
 export const STORED_FIELDS = { username: 'scanner', password: 'stored-password' };
 
