@@ -4,7 +4,7 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, closeSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -324,6 +324,8 @@ export async function writeResult(name: string, figures: Record<string, unknown>
   const file = path.join(resultsDir(), `${name}-${stamp}.json`);
   await mkdir(resultsDir(), { recursive: true });
   await writeFile(file, JSON.stringify(result, null, 2) + '\n');
+  // hack/bench.sh reports exactly the files its own runs wrote, not others' written meanwhile.
+  if (process.env.COURIER_BENCH_MANIFEST) await appendFile(process.env.COURIER_BENCH_MANIFEST, `${file}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return file;
 }

@@ -41,10 +41,10 @@ if $quick; then
   quick_results="$(mktemp -d)"
   export COURIER_BENCH_RESULTS="$quick_results"
 fi
-results="${COURIER_BENCH_RESULTS:-$REPO_ROOT/bench/results}"
-mkdir -p "$results"
-since="$(mktemp)"
-trap 'rm -f "$since"; [[ -z "$quick_results" ]] || rm -rf "$quick_results"' EXIT
+# Each result file a benchmark writes is listed here (bench/support.ts writeResult).
+COURIER_BENCH_MANIFEST="$(mktemp)"
+export COURIER_BENCH_MANIFEST
+trap 'rm -f "$COURIER_BENCH_MANIFEST"; [[ -z "$quick_results" ]] || rm -rf "$quick_results"' EXIT
 
 # The arguments of each benchmark, full and quick.
 args_for() {
@@ -76,7 +76,7 @@ for benchmark in "${benchmarks[@]}"; do
 done
 
 # Profiled runs are slower by design: their results keep the profile, not a table row.
-mapfile -t written < <(find "$results" -maxdepth 1 -name '*.json' ! -name '*-profile-*' -newer "$since" | sort)
+mapfile -t written < <(grep -v -- '-profile-' "$COURIER_BENCH_MANIFEST" || true)
 if [[ ${#written[@]} -gt 0 ]]; then
   if $quick; then
     node bench/report.ts --print "${written[@]}"
