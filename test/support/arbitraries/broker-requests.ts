@@ -121,7 +121,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** The request body's rule, as docs/delivery.md states it. */
+/** The request body's rule, restated from the broker's refusals: an object of connection and durationSeconds only. */
 export function validBody(value: unknown): value is { connection: string; durationSeconds?: number } {
   if (!isObject(value)) return false;
   if (Object.keys(value).some((key) => key !== 'connection' && key !== 'durationSeconds')) return false;
