@@ -117,6 +117,23 @@ describe('AdmissionServer', () => {
     expect(metrics).toContain('courier_admission_duration_seconds_count 1');
   });
 
+  it('answers at the URL the apiserver calls, which carries its timeout', async () => {
+    const { port } = await startServer();
+    const answer = await post(port, REVIEW, {}, { path: `${MUTATE_PATH}?timeout=10s` });
+    expect(answer).toMatchObject({ status: 200, body: { response: { allowed: true, patchType: 'JSONPatch' } } });
+  });
+
+  it.each([
+    ['GET', MUTATE_PATH],
+    ['POST', '/mutate-v1-pods'],
+    ['POST', '/'],
+  ])('answers %s %s with 404 and does not count it as an admission', async (method, where) => {
+    const { port, registry } = await startServer();
+    const answer = await post(port, REVIEW, {}, { method, path: where });
+    expect(answer).toEqual({ status: 404, body: { message: `only POST ${MUTATE_PATH} is served here` } });
+    expect(await registry.metrics()).not.toContain('courier_admission_requests_total{');
+  });
+
   it.each([
     ['another content type', REVIEW, { 'content-type': 'text/plain' }, 415, /^expected Content-Type application\/json/],
     ['a body over 2 MiB', JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }), {}, 413, /too large/],
