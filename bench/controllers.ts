@@ -21,6 +21,7 @@ import {
   BENCH_NAMESPACE as NAMESPACE,
   createGenericConnection,
   inParallel,
+  memoryBreakdown,
   peakRssMiB,
   startInstantSts,
   startManager,
@@ -131,7 +132,8 @@ await withBenchPlane(async (plane) => {
     flags.profile ? { cpuProfileDir: path.resolve(flags.profile) } : {},
   );
   const managerStartedSeconds = (Date.now() - started) / 1000;
-  const progress: Array<{ seconds: number; connectionsReady: number; schedulesReady: number; rssMiB: number }> = [];
+  const { metricsAddress } = await manager.waitForLog('serving metrics and health probes');
+  const progress: Array<Record<string, number>> = [];
   let connectionsReadySeconds: number | undefined;
   let schedulesReadySeconds: number | undefined;
   let lastProgress = 0;
@@ -146,11 +148,14 @@ await withBenchPlane(async (plane) => {
       if (seconds - lastProgress >= 10) {
         lastProgress = seconds;
         const rssMiB = await manager.rssMiB();
+        // The heap as V8 sees it, beside the RSS: live objects, what V8 holds, buffers outside the heap.
+        const memory = await memoryBreakdown(metricsAddress as string).catch(() => ({}));
         progress.push({
           seconds: Math.round(seconds),
           connectionsReady: connections.count,
           schedulesReady: schedules.count,
           rssMiB,
+          ...memory,
         });
         process.stderr.write(`controllers: ${JSON.stringify(progress.at(-1))}\n`);
       }

@@ -266,6 +266,20 @@ export class CourierProcess {
   }
 }
 
+/** Where a Courier process's memory is, from its own /metrics (prom-client's defaults), MiB. */
+export async function memoryBreakdown(metricsAddress: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  const value = (name: string) => {
+    const match = new RegExp(`^courier_${name} (\\S+)$`, 'm').exec(text);
+    return match ? Math.round(Number(match[1]) / 2 ** 20) : NaN;
+  };
+  return {
+    heapUsedMiB: value('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: value('nodejs_heap_size_total_bytes'),
+    externalMiB: value('nodejs_external_memory_bytes'),
+  };
+}
+
 /** The process's peak resident set size (VmHWM), MiB. */
 export async function peakRssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
