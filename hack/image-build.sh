@@ -16,7 +16,8 @@
 #
 # Environment: IMAGE_ISOLATION (buildah's --isolation: oci, the default, runs
 # build steps with runc; chroot needs no runtime), DEBIAN_MIRROR (default: the
-# mirror apt uses here), IMAGE_BUILD_CA (the CA bundle for the npm registry;
+# mirror apt uses here), SOURCE_DATE_EPOCH (the image's dates; default: the
+# last commit's), IMAGE_BUILD_CA (the CA bundle for the npm registry;
 # default: npm's cafile here, else NODE_EXTRA_CA_CERTS), IMAGE_SKIP_APT=1
 # (never run apt-get).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -82,14 +83,24 @@ if [ -n "$ca" ]; then
   [ -s "$ca" ] || die "the CA bundle $ca (IMAGE_BUILD_CA, npm's cafile or NODE_EXTRA_CA_CERTS) is missing or empty"
   secret=(--secret "id=npm-ca,src=$ca")
 fi
+# Every date in the image (layer mtimes, created) is this one, so the same
+# sources and lockfile give the same image, digest included.
+epoch="${SOURCE_DATE_EPOCH:-$(git -C "$REPO_ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}"
 # --network host: the build stage's `npm install` reaches the npm registry the
 # way this machine does (its resolv.conf and routes), with no CNI set up for
 # buildah. --pull=never: the base image is the local one made above.
 log "building $IMAGE_REPO:$version from the Dockerfile (isolation ${IMAGE_ISOLATION:-oci})"
+previous="$(image_id "$IMAGE_REPO:$version" 2>/dev/null || true)"
 buildah bud --quiet --pull=never --layers --network host --isolation "${IMAGE_ISOLATION:-oci}" "${secret[@]}" \
+  --timestamp "$epoch" \
   --tag "$IMAGE_REPO:$version" --tag "$IMAGE_REPO:dev" \
   --file "$REPO_ROOT/Dockerfile" "$REPO_ROOT" >/dev/null
 log "built $IMAGE_REPO:$version ($((SECONDS - START))s)"
+# The image these tags held before, now untagged; the build stage's layers
+# stay, they are the cache of the next build.
+if [ -n "$previous" ] && [ "$previous" != "$(image_id "$IMAGE_REPO:$version")" ]; then
+  buildah rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 archive="$IMAGE_CACHE/courier-$version.oci.tar"
 with_lock image-archive export_archive "$version" "$archive"
