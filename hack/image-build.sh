@@ -94,7 +94,8 @@ previous="$(image_id "$IMAGE_REPO:$version" 2>/dev/null || true)"
 buildah bud --quiet --pull=never --layers --network host --isolation "${IMAGE_ISOLATION:-oci}" "${secret[@]}" \
   --timestamp "$epoch" \
   --tag "$IMAGE_REPO:$version" --tag "$IMAGE_REPO:dev" \
-  --file "$REPO_ROOT/Dockerfile" "$REPO_ROOT" >/dev/null
+  --file "$REPO_ROOT/Dockerfile" "$REPO_ROOT" >"$IMAGE_CACHE/build.log" 2>&1 ||
+  { tail -30 "$IMAGE_CACHE/build.log" >&2; die "buildah bud failed; see $IMAGE_CACHE/build.log"; }
 log "built $IMAGE_REPO:$version ($((SECONDS - START))s)"
 # The image these tags held before, now untagged; the build stage's layers
 # stay, they are the cache of the next build.
