@@ -80,7 +80,7 @@ export function rowsFor(r: Result): string[] {
           seconds(r.createSeconds),
           seconds(r.connectionsReadySeconds),
           seconds(r.schedulesReadySeconds),
-          mib(r.managerPeakRssMiB),
+          `${mib(r.managerPeakRssMiB)}${r.managerMaxOldSpaceMiB ? ` (old space capped at ${r.managerMaxOldSpaceMiB} MiB)` : ''}`,
         ]),
       ];
     case 'toolconnections':
