@@ -17,7 +17,12 @@
 // STS issued): what is left is Courier's work, the SDK's signing and parsing,
 // and the loopback legs.
 //
-//   node bench/broker.ts [--seconds 15] [--connections 1,16,64] [--pods 1000] [--quick] [--profile <dir>]
+// Besides as fast as answered on 1, 16 and 64 connections, the broker gets
+// an open load at the target's rate (1,000/s over 32 connections): at a
+// saturating closed load, latency is mostly requests waiting for each other,
+// while the target asks what a request costs when 1,000 a second arrive.
+//
+//   node bench/broker.ts [--seconds 15] [--connections 1,16,64] [--rates 1000] [--pods 1000] [--quick] [--profile <dir>]
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -44,6 +49,7 @@ const { values: flags } = parseArgs({
   options: {
     seconds: { type: 'string' },
     connections: { type: 'string', default: '1,16,64' },
+    rates: { type: 'string' },
     pods: { type: 'string' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
@@ -52,6 +58,12 @@ const { values: flags } = parseArgs({
 const SECONDS = Number(flags.seconds ?? (flags.quick ? 3 : 15));
 const WARM_UP_SECONDS = flags.quick ? 1 : 3;
 const CONNECTIONS = flags.connections.split(',').map(Number);
+const RATES = (flags.rates ?? (flags.quick ? '200' : flags.profile ? '' : '1000'))
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
+/** Enough that an offered rate never waits for a free connection. */
+const RATE_CONNECTIONS = 32;
 /** At 1,000 pods each gets 2/s at 2,000 issuances/s: the refill alone keeps up, the burst is spare. */
 const PODS = Number(flags.pods ?? (flags.quick ? 200 : 1000));
 const BROKER_CPU = 0;
@@ -200,12 +212,16 @@ await withBenchPlane(async ({ plane, core, objects }) => {
     const spans: Array<{ from: number; to: number }> = [];
     const cpu: number[] = [];
     const figures: LoadFigures[] = [];
-    for (const connections of CONNECTIONS) {
-      await drive({ ...load, connections, seconds: WARM_UP_SECONDS });
+    const loads = [
+      ...CONNECTIONS.map((connections) => ({ connections })),
+      ...RATES.map((rate) => ({ connections: RATE_CONNECTIONS, rate })),
+    ];
+    for (const shape of loads) {
+      await drive({ ...load, ...shape, seconds: WARM_UP_SECONDS });
       const cpuBefore = await manager.cpuSeconds();
       const from = Date.now();
       const profileFrom = profileClockNow();
-      figures.push(await drive({ ...load, connections, seconds: SECONDS }));
+      figures.push(await drive({ ...load, ...shape, seconds: SECONDS }));
       measured.push({ from: profileFrom, to: profileClockNow() });
       spans.push({ from, to: Date.now() });
       cpu.push((await manager.cpuSeconds()) - cpuBefore);

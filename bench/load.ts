@@ -9,6 +9,8 @@ export interface LoadOptions {
   url: string;
   connections: number;
   seconds: number;
+  /** Offer this many requests a second in all, rather than each connection's next as soon as it is answered. */
+  rate?: number;
   requests: Request[];
   /** Why an answer (2xx or not) is wrong, or undefined when it is what it should be. */
   check: (body: string) => string | undefined;
@@ -18,6 +20,8 @@ export interface LoadOptions {
 
 export interface LoadFigures {
   connections: number;
+  /** The offered rate, when the load had one. */
+  rate?: number;
   seconds: number;
   answered: number;
   perSecond: number;
@@ -45,6 +49,7 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
         duration: options.seconds,
         requests: options.requests,
         timeout: 10,
+        ...(options.rate ? { overallRate: options.rate } : {}),
         verifyBody: (body) => {
           // autocannon reports an answer's latency and then, in the same tick, hands its body here.
           const key = options.keyOf?.(body);
@@ -60,6 +65,7 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
         latencies.sort((a, b) => a - b);
         resolve({
           connections: options.connections,
+          ...(options.rate ? { rate: options.rate } : {}),
           seconds: round2(seconds),
           answered: latencies.length,
           perSecond: Math.round(latencies.length / seconds),

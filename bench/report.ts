@@ -22,6 +22,7 @@ interface Result {
 
 interface LoadRun {
   connections: number;
+  rate?: number;
   perSecond: number;
   latencyMs: { p50: number; p99: number };
 }
@@ -61,7 +62,7 @@ export function rowsFor(r: Result): string[] {
       ).map((run) =>
         row([
           ...head,
-          run.connections,
+          run.rate ? `${run.connections}, offered ${run.rate}/s` : run.connections,
           run.perSecond,
           ms(run.latencyMs.p50),
           ms(run.latencyMs.p99),
