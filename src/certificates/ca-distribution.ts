@@ -8,22 +8,55 @@ import {
   ApiException,
   CoreV1Api,
   type KubeConfig,
+  type KubernetesListObject,
   type V1ConfigMap,
 } from '@kubernetes/client-node';
 import { BROKER_CA_CONFIGMAP, BROKER_CA_KEY } from '../api/v1alpha1/delivery.ts';
+import { ResilientInformer } from '../controllers/runtime/informer.ts';
+import type { Logger } from '../log/logger.ts';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'courier' };
 const MAX_ATTEMPTS = 3;
 
+/**
+ * The broker CA ConfigMaps as they are, in every namespace (or one): so that
+ * steady state costs no request, and so that a ConfigMap deleted under us (by
+ * a person, or with its namespace) is noticed and written again — agents in
+ * that namespace cannot start without it. Selected by name, which RBAC can
+ * narrow list and watch to.
+ */
+export function brokerCaInformer(
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  namespace?: string,
+): ResilientInformer<V1ConfigMap> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${BROKER_CA_CONFIGMAP}`;
+  return new ResilientInformer<V1ConfigMap>(
+    kubeConfig,
+    {
+      path: namespace ? `/api/v1/namespaces/${namespace}/configmaps` : '/api/v1/configmaps',
+      fieldSelector,
+      list: () =>
+        (namespace
+          ? core.listNamespacedConfigMap({ namespace, fieldSelector })
+          : core.listConfigMapForAllNamespaces({ fieldSelector })) as Promise<KubernetesListObject<V1ConfigMap>>,
+      staleAfterMs: 10 * 60_000,
+    },
+    logger,
+  );
+}
+
 export class CaDistribution {
   private readonly core: CoreV1Api;
   private readonly admission: AdmissionregistrationV1Api;
-  /** Namespaces known to hold the current bundle, so steady state costs no request. */
-  private readonly published = new Map<string, string>();
+  private readonly published: Pick<ResilientInformer<V1ConfigMap>, 'get'>;
 
-  constructor(kubeConfig: KubeConfig) {
+  /** `published`: the broker CA ConfigMaps as they are now (brokerCaInformer, started). */
+  constructor(kubeConfig: KubeConfig, published: Pick<ResilientInformer<V1ConfigMap>, 'get'>) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.published = published;
   }
 
   /** Sets the caBundle of every webhook in the configuration; false if the configuration does not exist. */
@@ -51,7 +84,7 @@ export class CaDistribution {
 
   /** Creates or updates the broker CA ConfigMap in `namespace`. */
   async publish(namespace: string, caBundlePem: string): Promise<void> {
-    if (this.published.get(namespace) === caBundlePem) return;
+    if (this.published.get(BROKER_CA_CONFIGMAP, namespace)?.data?.[BROKER_CA_KEY] === caBundlePem) return;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.writeConfigMap(namespace, caBundlePem);
@@ -62,7 +95,6 @@ export class CaDistribution {
         if (!lostRace || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
-    this.published.set(namespace, caBundlePem);
   }
 
   private async writeConfigMap(namespace: string, caBundlePem: string): Promise<void> {

@@ -289,6 +289,18 @@ describe('the credential broker', () => {
     expect(Object.keys(tls.data ?? {}).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
   });
 
+  it('publishes the broker CA again when its ConfigMap is deleted from a namespace with ToolConnections', async () => {
+    const before = await core.readNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace: tenant });
+    await core.deleteNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace: tenant });
+    const after = await eventually(
+      () => core.readNamespacedConfigMap({ name: BROKER_CA_CONFIGMAP, namespace: tenant }).catch(() => undefined),
+      (found) => found !== undefined && found.metadata!.uid !== before.metadata!.uid,
+      20_000,
+      'the broker CA ConfigMap written again',
+    );
+    expect(after!.data).toEqual(before.data);
+  });
+
   it('issues AssumeRole session credentials with the ExternalId and session tags, usable against STS', async () => {
     const pod = await createPod();
     const answer = await ask(await tokenFor(pod), { connection: 'aws-role', durationSeconds: 900 });

@@ -5,12 +5,13 @@
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Broker } from '../../src/broker/broker.ts';
 import { BrokerServer } from '../../src/broker/server.ts';
-import { CaDistribution } from '../../src/certificates/ca-distribution.ts';
+import { brokerCaInformer, CaDistribution } from '../../src/certificates/ca-distribution.ts';
 import { CertificateKeeper } from '../../src/certificates/keeper.ts';
 import { ServingCertificates, type ServingCertificateTarget } from '../../src/certificates/serving-certificates.ts';
+import type { ResilientInformer } from '../../src/controllers/runtime/informer.ts';
 import { describeCertificate } from '../../src/crypto/pki.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { createTestNamespace, testKubeConfig } from '../support/cluster.ts';
@@ -65,8 +66,11 @@ describe('self-managed serving certificates', () => {
     let keeper: CertificateKeeper;
     let port: number;
     let ca: string;
+    let brokerCaMaps: ResilientInformer<V1ConfigMap>;
 
     beforeAll(async () => {
+      brokerCaMaps = brokerCaInformer(kc, logger, namespace);
+      await brokerCaMaps.start();
       const certificates = new ServingCertificates(kc, { namespace, validityDays: SHORT_VALIDITY_DAYS });
       // Answers every request with 401: this test is about TLS, not decisions.
       const broker = {
@@ -75,7 +79,7 @@ describe('self-managed serving certificates', () => {
       server = new BrokerServer(broker, logger);
       keeper = new CertificateKeeper({
         certificates,
-        distribution: new CaDistribution(kc),
+        distribution: new CaDistribution(kc, brokerCaMaps),
         broker: target('rotating-broker-tls'),
         webhook: target('rotating-webhook-tls'),
         webhookConfigurationName: 'courier-absent-configuration',
@@ -92,6 +96,7 @@ describe('self-managed serving certificates', () => {
     afterAll(async () => {
       await keeper?.stop();
       await server?.close();
+      await brokerCaMaps?.stop();
     });
 
     it('renews the certificate while every new connection succeeds', async () => {

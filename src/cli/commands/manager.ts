@@ -8,7 +8,7 @@ import { createScanScheduleController } from '../../controllers/scanschedule/con
 import { ToolConnectionLookup } from '../../controllers/toolconnection/lookup.ts';
 import { createToolConnectionController, toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
 import { startBroker } from '../../broker/start.ts';
-import { CaDistribution } from '../../certificates/ca-distribution.ts';
+import { brokerCaInformer, CaDistribution } from '../../certificates/ca-distribution.ts';
 import { CertificateKeeper, type CertificateKeeperOptions } from '../../certificates/keeper.ts';
 import { ProvidedCertificates } from '../../certificates/provided-certificates.ts';
 import { ServingCertificates, type ServingCertificateTarget } from '../../certificates/serving-certificates.ts';
@@ -101,10 +101,11 @@ async function startManager(
   const sts = courierConfig.aws.stsEndpoint ? { endpoint: courierConfig.aws.stsEndpoint } : {};
   // One ToolConnection cache for the broker (every replica) and the controller (the leader).
   const toolConnections = toolConnectionInformer(kubeConfig, logger, config.watchNamespace);
+  const brokerCaMaps = brokerCaInformer(kubeConfig, logger, config.watchNamespace);
 
   const keeper = new CertificateKeeper({
     ...certificateSource(kubeConfig, config),
-    distribution: new CaDistribution(kubeConfig),
+    distribution: new CaDistribution(kubeConfig, brokerCaMaps),
     broker: servingTarget(config, config.brokerServiceName, BROKER_TLS_SECRET),
     tenantNamespaces: () => toolConnections.list().map((tc) => tc.metadata.namespace!),
     onBrokerCertificate: (certificate) => broker.server.updateCertificate(certificate),
@@ -114,6 +115,12 @@ async function startManager(
   toolConnections.onChange((tc, event) => {
     if (event === 'add') keeper.publishTo(tc.metadata.namespace!);
   });
+  brokerCaMaps.onChange((configMap, event) => {
+    const namespace = configMap.metadata!.namespace!;
+    if (event === 'delete' && toolConnections.list(namespace).length > 0) keeper.publishTo(namespace);
+  });
+  await brokerCaMaps.start();
+  lifecycle.onShutdown('broker CA cache', () => brokerCaMaps.stop());
   const brokerCertificate = await keeper.start();
   lifecycle.onShutdown('certificate keeper', () => keeper.stop());
   const broker = await startBroker({

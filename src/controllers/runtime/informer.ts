@@ -24,6 +24,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   staleAfterMs: number;
   /** Only objects with these labels; `list` must apply the same selector. */
   labelSelector?: string;
+  /** Only objects with these fields (e.g. metadata.name=x); `list` must apply the same selector. */
+  fieldSelector?: string;
   restartBaseMs?: number;
   restartMaxMs?: number;
 }
@@ -32,8 +34,8 @@ type Handler<T> = (object: T, event: InformerEvent) => void;
 
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly kubeConfig: KubeConfig;
-  private readonly options: Required<Omit<InformerOptions<T>, 'labelSelector'>> &
-    Pick<InformerOptions<T>, 'labelSelector'>;
+  private readonly options: Required<Omit<InformerOptions<T>, 'labelSelector' | 'fieldSelector'>> &
+    Pick<InformerOptions<T>, 'labelSelector' | 'fieldSelector'>;
   private readonly logger: Logger;
   private readonly handlers: Handler<T>[] = [];
   private current: ListWatch<T> | undefined;
@@ -110,6 +112,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       },
       false,
       this.options.labelSelector,
+      this.options.fieldSelector,
     );
     for (const event of ['add', 'update', 'delete'] as const) {
       informer.on(event, (object: T) => {
