@@ -6,14 +6,24 @@
 // reads them, and the Job completes.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ToolConnection } from '../src/api/v1alpha1/index.ts';
 import { REPO_ROOT } from '../test/support/binaries.ts';
 import { etcdSource, findLeaks, valuesSource, type LeakSource } from '../test/support/leak-scanner.ts';
 import { startMoto, type MotoPeer } from '../test/support/peers.ts';
 import { eventually } from '../test/support/wait.ts';
-import { apply, COURIER_NAMESPACE, helm, HOST_ADDRESS, IMAGE, kubectl, kubectlJson, PULL_POLICY } from './support.ts';
+import {
+  apply,
+  COURIER_NAMESPACE,
+  helm,
+  HOST_ADDRESS,
+  IMAGE,
+  IMAGE_ID,
+  kubectl,
+  kubectlJson,
+  PULL_POLICY,
+} from './support.ts';
 
 const TENANT = 'e2e-scans';
 const SCANNER_SA = 'compliance-scanner';
@@ -24,6 +34,9 @@ const [HOST_PASSWORD, STATIC_SECRET_KEY] = secrets as [string, string];
 const [repository, tag] = [IMAGE.slice(0, IMAGE.lastIndexOf(':')), IMAGE.slice(IMAGE.lastIndexOf(':') + 1)];
 
 let moto: MotoPeer;
+
+// Pods really start here: a run takes tens of seconds, more while images and caches are cold.
+jest.setTimeout(300_000);
 
 /** A scan container that calls STS GetCallerIdentity with the credentials Courier gave its pod. */
 function stsScanContainer(): Record<string, unknown> {
@@ -110,7 +123,10 @@ beforeAll(async () => {
       aws: { stsEndpoint: moto.endpoint },
     },
     // The manager's own AWS identity, for AssumeRole: moto's test credentials.
+    // A rebuilt image under the same tag must replace running pods.
+    ...(IMAGE_ID ? { webhook: { podAnnotations: { 'courier.dev/image-id': IMAGE_ID } } } : {}),
     manager: {
+      ...(IMAGE_ID ? { podAnnotations: { 'courier.dev/image-id': IMAGE_ID } } : {}),
       extraEnv: [
         { name: 'AWS_ACCESS_KEY_ID', value: moto.credentials.accessKeyId },
         { name: 'AWS_SECRET_ACCESS_KEY', value: moto.credentials.secretAccessKey },
@@ -136,6 +152,8 @@ beforeAll(async () => {
   ).catch(async (error: unknown) => {
     throw new Error(`helm install failed: ${String(error)}\n${await describeCourier()}`);
   });
+  // A fresh tenant namespace on every run, so a run that stopped half-way leaves nothing in the way.
+  await kubectl(['delete', 'namespace', TENANT, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   await apply(
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: TENANT } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SCANNER_SA, namespace: TENANT } },
@@ -253,7 +271,8 @@ describe('Courier on a real cluster', () => {
       '400 65532',
     );
     const mounts = await execIn('host-scan', ['cat', '/proc/mounts']);
-    expect(mounts).toMatch(/^tmpfs \/var\/run\/courier tmpfs ro[, ]/m);
+    // /var/run is a link to /run in the image; the volume is read-only in this container and capped at 1Mi.
+    expect(mounts).toMatch(/^tmpfs \/run\/courier tmpfs ro,.*size=1024k/m);
     const issued = JSON.parse(await execIn('host-scan', ['cat', '/var/run/courier/prod-account/credentials.json'])) as {
       SecretAccessKey: string;
       SessionToken: string;
@@ -298,7 +317,7 @@ describe('Courier on a real cluster', () => {
       },
     });
     const job = await waitForJob('during-restart');
-    expect(job.status?.conditions?.find((c) => c.status === 'True')?.type).toBe('Complete');
+    expect(job.status?.conditions?.find((c) => c.type === 'Complete')?.status).toBe('True');
     const [pod] = await podsOf('during-restart');
     expect(await logsOf(pod!.metadata!.name!, 'scan')).toContain('assumed-role/CourierE2EScan/');
     const managersAfter = await managerPods();

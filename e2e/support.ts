@@ -6,6 +6,7 @@
 //   COURIER_E2E_KUBECONFIG    kubeconfig of the cluster (required)
 //   COURIER_E2E_IMAGE         Courier's image, repository:tag (default courier.local/courier:dev)
 //   COURIER_E2E_PULL_POLICY   its imagePullPolicy (default IfNotPresent; Never for a loaded image)
+//   COURIER_E2E_IMAGE_ID      the image's ID, when a rebuilt image keeps its tag: a new ID rolls the pods
 //   COURIER_E2E_HOST_ADDRESS  an address of this machine that pods can reach: moto listens there
 //   COURIER_E2E_ETCD_URL      the cluster's etcd, if reachable: the leak search then reads every key
 //   KUBECTL, HELM             the binaries (default: from PATH)
@@ -21,6 +22,7 @@ export const KUBECONFIG = required('COURIER_E2E_KUBECONFIG');
 export const HOST_ADDRESS = required('COURIER_E2E_HOST_ADDRESS');
 export const IMAGE = process.env.COURIER_E2E_IMAGE ?? 'courier.local/courier:dev';
 export const PULL_POLICY = process.env.COURIER_E2E_PULL_POLICY ?? 'IfNotPresent';
+export const IMAGE_ID = process.env.COURIER_E2E_IMAGE_ID;
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
 const HELM = process.env.HELM ?? 'helm';
 

@@ -31,6 +31,8 @@ export COURIER_E2E_KUBECONFIG="$kubeconfig"
 export COURIER_E2E_IMAGE="courier.local/courier:$version"
 # Loaded into containerd, never pulled.
 export COURIER_E2E_PULL_POLICY=Never
+COURIER_E2E_IMAGE_ID="$(cat "$COURIER_CACHE/image/courier-$version.oci.tar.id")"
+export COURIER_E2E_IMAGE_ID
 # The node's address (docs/cluster.md): pods reach it, so moto listens there.
 export COURIER_E2E_HOST_ADDRESS=10.231.0.1
 # The cluster's etcd (loopback, no TLS): the leak search reads every key.
