@@ -151,7 +151,7 @@ await withBenchPlane(async (plane) => {
       if (schedulesReadySeconds === undefined && schedules.count === SCHEDULES) schedulesReadySeconds = seconds;
       if (seconds - lastProgress >= 10) {
         lastProgress = seconds;
-        const rssMiB = await manager.rssMiB();
+        const rssMiB = await manager.rssMiB().catch(() => NaN);
         // The heap as V8 sees it, beside the RSS: live objects, what V8 holds, buffers outside the heap.
         const memory = await memoryBreakdown(metricsAddress as string).catch(() => ({}));
         progress.push({
@@ -164,11 +164,15 @@ await withBenchPlane(async (plane) => {
         process.stderr.write(`controllers: ${JSON.stringify(progress.at(-1))}\n`);
       }
       if (connectionsReadySeconds !== undefined && schedulesReadySeconds !== undefined) break;
+      if (manager.exited) {
+        process.stderr.write(`controllers: the manager exited; its log is ${manager.logPath}\n`);
+        break;
+      }
       if (Date.now() - started > TIMEOUT_MS) break;
       await sleep(250);
     }
     profileTo = profileClockNow();
-    peak = await peakRssMiB(manager.pid);
+    peak = await peakRssMiB(manager.pid).catch(() => undefined);
   } finally {
     exit = await manager.stop();
     await sts.stop();

@@ -103,6 +103,8 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`${JSON.stringify({ endpoint: `http://127.0.0.1:${port}` })}\n`);
 });
+// Started by a benchmark with a pipe as stdin: when the benchmark is gone, so is this.
+process.stdin.on('end', () => process.exit(0)).resume();
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();

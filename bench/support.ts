@@ -16,6 +16,19 @@ import { cleanEnv, MAIN, MANAGER_EPHEMERAL, RunningComponent, type LogRecord } f
 import { ControlPlane } from '../test/support/control-plane.ts';
 
 export const BENCH_NAMESPACE = 'bench';
+
+/**
+ * What to stop if the benchmark is interrupted (SIGINT, SIGTERM — a timeout):
+ * the control plane and the processes it started, which would otherwise
+ * outlive it and load the machine for whoever measures next.
+ */
+const onInterrupt = new Set<() => Promise<unknown> | void>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping what the benchmark started\n`);
+    void Promise.allSettled([...onInterrupt].map((stop) => stop())).then(() => process.exit(1));
+  });
+}
 /** Before the benchmark loads anything: other work on the machine shows here (and at the end). */
 const LOAD_AVERAGE_AT_START = os.loadavg();
 
@@ -76,6 +89,8 @@ export interface BenchCluster extends BenchPlane {
 /** Runs `body` against a fresh control plane with Courier's and the benchmark's namespaces, and tears it down. */
 export async function withBenchPlane(body: (plane: BenchPlane) => Promise<void>): Promise<void> {
   const plane = await ControlPlane.start();
+  const stopPlane = () => plane.stop();
+  onInterrupt.add(stopPlane);
   try {
     const kc = plane.kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
@@ -84,6 +99,7 @@ export async function withBenchPlane(body: (plane: BenchPlane) => Promise<void>)
       await core.createNamespace({ body: { metadata: { name } } });
     await body({ plane, core, objects });
   } finally {
+    onInterrupt.delete(stopPlane);
     await plane.stop();
   }
 }
@@ -144,7 +160,12 @@ export async function startManager(
     // The manager's own AWS identity; the instant STS checks only that calls are signed.
     { ...options, env: { AWS_ACCESS_KEY_ID: 'AKIABENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret', ...options.env } },
   );
-  await manager.waitForLog('manager started');
+  try {
+    await manager.waitForLog('manager started');
+  } catch (error) {
+    await manager.stop();
+    throw error;
+  }
   return manager;
 }
 
@@ -184,7 +205,17 @@ export class CourierProcess {
   private constructor(child: ChildProcess, logPath: string) {
     this.child = child;
     this.logPath = logPath;
-    this.#exited = once(child, 'exit').then(([code]) => code as number | null);
+    const kill = () => void child.kill('SIGKILL');
+    onInterrupt.add(kill);
+    this.#exited = once(child, 'exit').then(([code]) => {
+      onInterrupt.delete(kill);
+      return code as number | null;
+    });
+  }
+
+  /** Whether the process has exited (crashed, or was stopped). */
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   static async start(args: string[], options: CourierProcessOptions = {}): Promise<CourierProcess> {
@@ -355,7 +386,8 @@ export interface InstantSts {
 export async function startInstantSts(cpu?: number): Promise<InstantSts> {
   const node = [process.execPath, path.join(REPO_ROOT, 'bench/instant-sts.ts')];
   const command = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its stdin is a pipe from here: it exits when this process does, whatever the cause.
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   const [line] = (await Promise.race([
     once(createInterface({ input: child.stdout! }), 'line'),
