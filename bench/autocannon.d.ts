@@ -25,8 +25,6 @@ declare module 'autocannon' {
     /** Whether a 2xx answer's body is right; the wrong ones are counted as mismatches. */
     verifyBody?: (body: string) => boolean;
     timeout?: number;
-    /** Requests per second over all connections, spread evenly: an open load instead of as fast as answered. */
-    overallRate?: number;
   }
 
   export interface Histogram {

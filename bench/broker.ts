@@ -18,7 +18,7 @@
 // and the loopback legs.
 //
 // Besides as fast as answered on 1, 16 and 64 connections, the broker gets
-// an open load at the target's rate (1,000/s over 32 connections): at a
+// an open load at the target's rate (1,000/s, steadily, over up to 64 connections): at a
 // saturating closed load, latency is mostly requests waiting for each other,
 // while the target asks what a request costs when 1,000 a second arrive.
 //
@@ -30,7 +30,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { CREDENTIALS_PATH, TOKEN_AUDIENCE } from '../src/api/v1alpha1/delivery.ts';
 import { CONNECTIONS_ANNOTATION, INJECT_LABEL } from '../src/api/v1alpha1/index.ts';
 import { profileClockNow, profileSummary, type Window } from './cpu-profile.ts';
-import { drive, failures, type LoadFigures } from './load.ts';
+import { drive, driveOpen, failures, type LoadFigures } from './load.ts';
 import {
   BENCH_NAMESPACE as NAMESPACE,
   createConnection,
@@ -62,8 +62,8 @@ const RATES = (flags.rates ?? (flags.quick ? '200' : flags.profile ? '' : '1000'
   .split(',')
   .filter(Boolean)
   .map(Number);
-/** Enough that an offered rate never waits for a free connection. */
-const RATE_CONNECTIONS = 32;
+/** Enough that an open load never waits for a free connection. */
+const RATE_CONNECTIONS = 64;
 /** At 1,000 pods each gets 2/s at 2,000 issuances/s: the refill alone keeps up, the burst is spare. */
 const PODS = Number(flags.pods ?? (flags.quick ? 200 : 1000));
 const BROKER_CPU = 0;
@@ -212,16 +212,29 @@ await withBenchPlane(async ({ plane, core, objects }) => {
     const spans: Array<{ from: number; to: number }> = [];
     const cpu: number[] = [];
     const figures: LoadFigures[] = [];
+    const open = (rate: number, seconds: number) =>
+      driveOpen({
+        url: load.url,
+        rate,
+        seconds,
+        connections: RATE_CONNECTIONS,
+        next: () => ({
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[next++ % tokens.length]}` },
+          body: JSON.stringify({ connection: CONNECTION }),
+        }),
+        check,
+        keyOf: accessKeyIdOf,
+      });
     const loads = [
-      ...CONNECTIONS.map((connections) => ({ connections })),
-      ...RATES.map((rate) => ({ connections: RATE_CONNECTIONS, rate })),
+      ...CONNECTIONS.map((connections) => (seconds: number) => drive({ ...load, connections, seconds })),
+      ...RATES.map((rate) => (seconds: number) => open(rate, seconds)),
     ];
-    for (const shape of loads) {
-      await drive({ ...load, ...shape, seconds: WARM_UP_SECONDS });
+    for (const run of loads) {
+      await run(WARM_UP_SECONDS);
       const cpuBefore = await manager.cpuSeconds();
       const from = Date.now();
       const profileFrom = profileClockNow();
-      figures.push(await drive({ ...load, ...shape, seconds: SECONDS }));
+      figures.push(await run(SECONDS));
       measured.push({ from: profileFrom, to: profileClockNow() });
       spans.push({ from, to: Date.now() });
       cpu.push((await manager.cpuSeconds()) - cpuBefore);

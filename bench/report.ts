@@ -62,7 +62,7 @@ export function rowsFor(r: Result): string[] {
       ).map((run) =>
         row([
           ...head,
-          run.rate ? `${run.connections}, offered ${run.rate}/s` : run.connections,
+          run.rate ? `open, ${run.rate}/s` : run.connections,
           run.perSecond,
           ms(run.latencyMs.p50),
           ms(run.latencyMs.p99),
