@@ -3,8 +3,8 @@
 // service-account tokens (the TokenRequest API, bound to real pods created in
 // the apiserver; no kubelet needed for that), the broker's own verification,
 // live-pod and access checks, and AWS STS AssumeRole through the real SDK
-// against bench/instant-sts.ts, which answers at once. autocannon and the STS
-// run on the other CPU.
+// against bench/instant-sts.ts, which answers at once. The load generator
+// and the STS run on the other CPU.
 //
 // The broker allows each pod a burst of 40 requests, then 2/s
 // (src/broker/rate-limit.ts, not configurable). As in a cluster, the load
@@ -12,15 +12,17 @@
 // is limited, and a single 429 fails the run like any other wrong answer.
 //
 // "Own time" is the broker's time for a request (its audit record's
-// durationMs, from the request's arrival to the answer) minus the time the
-// STS stand-in held the AssumeRole call it made (matched by the AccessKeyId
-// STS issued): what is left is Courier's work, the SDK's signing and parsing,
-// and the loopback legs.
+// durationMs, from its handler getting the parsed request to the answer) minus
+// the time the STS stand-in held the AssumeRole call it made (matched by the
+// AccessKeyId STS issued): what is left is Courier's work, the SDK's signing
+// and parsing, and the loopback legs. The results also hold the end-to-end
+// own time: the client's latency less STS's, which adds TLS, HTTP and waiting.
 //
-// Besides as fast as answered on 1, 16 and 64 connections, the broker gets
-// an open load at the target's rate (1,000/s, steadily, over up to 64 connections): at a
-// saturating closed load, latency is mostly requests waiting for each other,
-// while the target asks what a request costs when 1,000 a second arrive.
+// Besides as fast as answered on 1, 16 and 64 connections, the broker gets an
+// open load at the target's rate (1,000/s on a steady clock, up to 64
+// connections): at a saturating closed load, latency is mostly requests
+// waiting for each other, while the target asks what a request costs when
+// 1,000 a second arrive.
 //
 //   node bench/broker.ts [--seconds 15] [--connections 1,16,64] [--rates 1000] [--pods 1000] [--quick] [--profile <dir>]
 import path from 'node:path';

@@ -282,7 +282,8 @@ await withBenchPlane(async ({ plane, core, objects }) => {
     rssBeforeLoad = await webhook.rssMiB();
     pinThisProcess(LOAD_CPU);
     const load = {
-      url: `https://${webhookAddress as string}/mutate-v1-pod`,
+      // As the apiserver calls it: the configured path with its timeout.
+      url: `https://${webhookAddress as string}/mutate-v1-pod?timeout=10s`,
       requests: [
         {
           method: 'POST',
