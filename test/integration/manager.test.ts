@@ -44,13 +44,14 @@ beforeAll(async () => {
       subjects: [{ kind: 'ServiceAccount', name: 'courier-manager', namespace: 'default' }],
     },
   });
-  // The broker's caches: opted-in pods and ToolConnections everywhere.
+  // The broker's caches: opted-in pods and ToolConnections everywhere, and the broker CA ConfigMaps by name.
   await rbac.createClusterRole({
     body: {
       metadata: { name: 'courier-manager-test' },
       rules: [
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['courier.dev'], resources: ['toolconnections'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: ['courier-broker-ca'], verbs: ['list', 'watch'] },
       ],
     },
   });
