@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-import { agentCommand } from './commands/agent.ts';
-import { managerCommand } from './commands/manager.ts';
+import { agentCommand, managerCommand, rotateKeysCommand, webhookCommand } from './commands/components.ts';
 import { peopleCommands } from './commands/people.ts';
-import { rotateKeysCommand } from './commands/rotate-keys.ts';
-import { webhookCommand } from './commands/webhook.ts';
 import { runCli } from './program.ts';
 
 const courier = {

@@ -18,7 +18,6 @@ import { readConfig } from '../../config/options.ts';
 import { ApiServerVersionProbe } from '../../kube/apiserver.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { withTimeout } from '../../runtime/with-timeout.ts';
-import type { CommandDefinition } from '../program.ts';
 import { createCourierContext } from './courier-context.ts';
 import { runComponent, type ComponentContext } from './component-process.ts';
 
@@ -31,18 +30,13 @@ const HOUR_MS = 60 * 60 * 1000;
 const BROKER_TLS_SECRET = 'courier-broker-tls';
 const WEBHOOK_TLS_SECRET = 'courier-webhook-tls';
 
-export const managerCommand: CommandDefinition = {
-  name: 'manager',
-  description: 'run the operator that reconciles Courier resources',
-  helpGroup: 'Cluster components:',
-  options: managerOptions,
-  run: async (command: Command) => {
-    const config = readConfig(managerOptions, command);
-    // Read before starting anything: a bad file is a usage error, like a bad flag.
-    const courierConfig = await loadCourierConfig(config.config);
-    return runComponent('manager', config, (context) => startManager(config, courierConfig, context));
-  },
-};
+/** Runs `courier manager`; its flags are in ./components.ts. */
+export async function run(command: Command): Promise<number> {
+  const config = readConfig(managerOptions, command);
+  // Read before starting anything: a bad file is a usage error, like a bad flag.
+  const courierConfig = await loadCourierConfig(config.config);
+  return runComponent('manager', config, (context) => startManager(config, courierConfig, context));
+}
 
 async function startManager(
   config: ManagerConfig,

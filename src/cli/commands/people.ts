@@ -12,15 +12,20 @@ import {
   statusOptions,
 } from '../../config/people-commands.ts';
 import type { CommandDefinition } from '../program.ts';
-import { failuresToExitCode } from '../people/cluster.ts';
-import { connectAws, connectGeneric } from '../people/connect.ts';
-import { runDoctor } from '../people/doctor.ts';
 import { processTerminal } from '../people/prompt.ts';
-import { rotateKeysInManager } from '../people/remote-rotate-keys.ts';
-import { runSchedule } from '../people/run.ts';
-import { showStatus } from '../people/status.ts';
 
 const HELP_GROUP = 'Commands:';
+
+/**
+ * A command's work, loaded when the command runs: the Kubernetes client and
+ * the rest are not loaded for another command, or for --help.
+ */
+function lazy<M>(load: () => Promise<M>, work: (module: M, command: Command) => Promise<number>) {
+  return async (command: Command): Promise<number> => {
+    const [module, { failuresToExitCode }] = await Promise.all([load(), import('../people/cluster.ts')]);
+    return failuresToExitCode((c) => work(module, c))(command);
+  };
+}
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The NAME argument: a Kubernetes object name, or a usage error. */
@@ -38,8 +43,10 @@ const connectAwsCommand: CommandDefinition = {
   helpGroup: HELP_GROUP,
   arguments: ['<name>'],
   options: connectAwsOptions,
-  run: failuresToExitCode((command) =>
-    connectAws(objectName(command, 'ToolConnection'), readConfig(connectAwsOptions, command), processTerminal()),
+  run: lazy(
+    () => import('../people/connect.ts'),
+    ({ connectAws }, command) =>
+      connectAws(objectName(command, 'ToolConnection'), readConfig(connectAwsOptions, command), processTerminal()),
   ),
 };
 
@@ -49,12 +56,14 @@ const connectGenericCommand: CommandDefinition = {
   helpGroup: HELP_GROUP,
   arguments: ['<name>'],
   options: connectGenericOptions,
-  run: failuresToExitCode((command) =>
-    connectGeneric(
-      objectName(command, 'ToolConnection'),
-      readConfig(connectGenericOptions, command),
-      processTerminal(),
-    ),
+  run: lazy(
+    () => import('../people/connect.ts'),
+    ({ connectGeneric }, command) =>
+      connectGeneric(
+        objectName(command, 'ToolConnection'),
+        readConfig(connectGenericOptions, command),
+        processTerminal(),
+      ),
   ),
 };
 
@@ -71,8 +80,10 @@ export const peopleCommands: readonly CommandDefinition[] = [
     helpGroup: HELP_GROUP,
     arguments: ['<schedule>'],
     options: runOptions,
-    run: failuresToExitCode((command) =>
-      runSchedule(objectName(command, 'ScanSchedule'), readConfig(runOptions, command), processTerminal()),
+    run: lazy(
+      () => import('../people/run.ts'),
+      ({ runSchedule }, command) =>
+        runSchedule(objectName(command, 'ScanSchedule'), readConfig(runOptions, command), processTerminal()),
     ),
   },
   {
@@ -80,14 +91,20 @@ export const peopleCommands: readonly CommandDefinition[] = [
     description: 'show ToolConnections and ScanSchedules with their conditions',
     helpGroup: HELP_GROUP,
     options: statusOptions,
-    run: failuresToExitCode((command) => showStatus(readConfig(statusOptions, command), processTerminal())),
+    run: lazy(
+      () => import('../people/status.ts'),
+      ({ showStatus }, command) => showStatus(readConfig(statusOptions, command), processTerminal()),
+    ),
   },
   {
     name: 'doctor',
     description: 'check the CRDs, the webhook, certificates, store health and the leader; exit 1 on a failure',
     helpGroup: HELP_GROUP,
     options: doctorOptions,
-    run: failuresToExitCode((command) => runDoctor(readConfig(doctorOptions, command), processTerminal())),
+    run: lazy(
+      () => import('../people/doctor.ts'),
+      ({ runDoctor }, command) => runDoctor(readConfig(doctorOptions, command), processTerminal()),
+    ),
   },
 ];
 
@@ -97,7 +114,9 @@ export const kubectlRotateKeys: CommandDefinition = {
   description: "rotate the key-encryption key or tenants' data keys (runs in the manager pod)",
   helpGroup: HELP_GROUP,
   options: kubectlRotateKeysOptions,
-  run: failuresToExitCode((command) =>
-    rotateKeysInManager(readConfig(kubectlRotateKeysOptions, command), processTerminal()),
+  run: lazy(
+    () => import('../people/remote-rotate-keys.ts'),
+    ({ rotateKeysInManager }, command) =>
+      rotateKeysInManager(readConfig(kubectlRotateKeysOptions, command), processTerminal()),
   ),
 };

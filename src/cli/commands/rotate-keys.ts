@@ -14,30 +14,24 @@ import { rotateKek, rotateTenantKey, type RotationProgress } from '../../crypto/
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { redactString } from '../../log/redact.ts';
 import { ExitCode } from '../../runtime/exit-codes.ts';
-import type { CommandDefinition } from '../program.ts';
 import { createCourierContext } from './courier-context.ts';
 
-export const rotateKeysCommand: CommandDefinition = {
-  name: 'rotate-keys',
-  description: "rotate the key-encryption key or tenants' data keys, re-encrypting what they protect",
-  helpGroup: 'Operations:',
-  options: rotateKeysOptions,
-  run: async (command: Command) => {
-    const config = readConfig(rotateKeysOptions, command);
-    if (!config.kek && !config.tenants && !config.allTenants) {
-      throw new ConfigError(['say what to rotate: --kek, --tenants <namespaces> or --all-tenants']);
-    }
-    try {
-      await rotate(config);
-      return ExitCode.ok;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`courier rotate-keys: stopped: ${redactString(message)}\n`);
-      process.stderr.write('courier rotate-keys: nothing is lost; run the same command again to finish\n');
-      return ExitCode.failure;
-    }
-  },
-};
+/** Runs `courier rotate-keys`; its flags are in ./components.ts. */
+export async function run(command: Command): Promise<number> {
+  const config = readConfig(rotateKeysOptions, command);
+  if (!config.kek && !config.tenants && !config.allTenants) {
+    throw new ConfigError(['say what to rotate: --kek, --tenants <namespaces> or --all-tenants']);
+  }
+  try {
+    await rotate(config);
+    return ExitCode.ok;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`courier rotate-keys: stopped: ${redactString(message)}\n`);
+    process.stderr.write('courier rotate-keys: nothing is lost; run the same command again to finish\n');
+    return ExitCode.failure;
+  }
+}
 
 async function rotate(config: RotateKeysConfig): Promise<void> {
   const courierConfig = await loadCourierConfig(config.config);

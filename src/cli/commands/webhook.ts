@@ -6,19 +6,13 @@ import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { ToolConnectionLookup } from '../../controllers/toolconnection/lookup.ts';
 import { toolConnectionInformer } from '../../controllers/toolconnection/controller.ts';
 import { AdmissionServer, MUTATE_PATH } from '../../webhook/server.ts';
-import type { CommandDefinition } from '../program.ts';
 import { runComponent, type ComponentContext } from './component-process.ts';
 
-export const webhookCommand: CommandDefinition = {
-  name: 'webhook',
-  description: 'run the admission webhook that injects credentials into scan pods',
-  helpGroup: 'Cluster components:',
-  options: webhookOptions,
-  run: (command: Command) => {
-    const config = readConfig(webhookOptions, command);
-    return runComponent('webhook', config, (context) => startWebhook(config, context));
-  },
-};
+/** Runs `courier webhook`; its flags are in ./components.ts. */
+export function run(command: Command): Promise<number> {
+  const config = readConfig(webhookOptions, command);
+  return runComponent('webhook', config, (context) => startWebhook(config, context));
+}
 
 async function startWebhook(config: WebhookConfig, { logger, lifecycle, probes, registry }: ComponentContext) {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
