@@ -184,7 +184,7 @@ await withBenchPlane(async (plane) => {
       ? 'controllers-quick'
       : flags.profile
         ? 'controllers-profile'
-        : `controllers-${CONNECTIONS}-${SCHEDULES}`,
+        : `controllers-${CONNECTIONS}-${SCHEDULES}${HEAP_MIB ? `-heap-${HEAP_MIB}` : ''}`,
     {
       benchmark: 'controllers',
       connections: CONNECTIONS,
