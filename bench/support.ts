@@ -4,7 +4,7 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, closeSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -286,12 +286,21 @@ export class CourierProcess {
     return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024);
   }
 
-  /** SIGTERM, and the exit code once it has shut down (a CPU profile is written then). */
+  /**
+   * SIGTERM, and the exit code once it has shut down (a CPU profile is written
+   * then). The log is removed after a clean exit (a busy manager's runs to
+   * hundreds of MiB), kept after any other or with COURIER_BENCH_KEEP_LOGS set.
+   */
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
     const killer = setTimeout(() => this.child.kill('SIGKILL'), 60_000);
     try {
-      return await this.#exited;
+      const code = await this.#exited;
+      if (code === 0 && !process.env.COURIER_BENCH_KEEP_LOGS)
+        await rm(path.dirname(this.logPath), { recursive: true, force: true });
+      else
+        process.stderr.write(`courier ${this.child.spawnargs.join(' ')} exited with ${code}; log: ${this.logPath}\n`);
+      return code;
     } finally {
       clearTimeout(killer);
     }

@@ -10,7 +10,7 @@
 //   node bench/webhook.ts [--seconds 15] [--connections 1,16,64] [--quick] [--profile <dir>]
 //
 // --profile writes a V8 CPU profile of the webhook (node --cpu-prof) into <dir>.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -312,6 +312,7 @@ await withBenchPlane(async ({ plane, core, objects }) => {
   } finally {
     const peak = await webhook.peakRssMiB().catch(() => NaN);
     const exit = await webhook.stop();
+    await rm(tlsDir, { recursive: true, force: true });
     if (runs.length > 0) {
       const wrong = runs.reduce((sum, run) => sum + failures(run), 0);
       await writeResult(flags.quick ? 'webhook-quick' : flags.profile ? 'webhook-profile' : 'webhook', {
