@@ -205,16 +205,14 @@ describe('accepted objects, created for real, with a manager watching', () => {
       const cases = fc.oneof(
         fc.record({
           kind: fc.constant<Kind>('ToolConnection'),
-          // Only the configured store: a ToolConnection naming another one never gets a condition
-          // (the reconciler throws UnknownStoreError on every retry; reported, not fixed here).
-          object: toolConnection({ stores: ['kubernetes'] }),
+          // The configured store, or one that is not: that one must end with Stored False (UnknownStore).
+          object: toolConnection({ stores: ['kubernetes', 'not-configured'] }),
           source: sourceData,
         }),
         fc.record({
           kind: fc.constant<Kind>('ScanSchedule'),
-          // Only job templates the Job API takes: a run-now or due run of one it refuses makes the
-          // reconciler throw on every retry, with no condition (reported, not fixed here).
-          object: scanSchedule({ readyConnections: [READY_CONNECTION], validJobTemplates: true }),
+          // Some job templates the Job API refuses: their runs end as RunSkipped (InvalidJobTemplate).
+          object: scanSchedule({ readyConnections: [READY_CONNECTION] }),
           source: fc.constant(undefined),
         }),
       );

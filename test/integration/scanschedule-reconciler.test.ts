@@ -231,6 +231,28 @@ describe('ScanSchedule reconciler', () => {
     expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Suspended' });
   });
 
+  it('skips a run whose jobTemplate the Job API refuses, saying why, instead of retrying forever', async () => {
+    await createSchedule('bad-template', {
+      schedule: '* * * * *',
+      jobTemplate: {
+        spec: {
+          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'Scan_Tool', image: 'scanner:1' }] } },
+        },
+      },
+    });
+    clock = minutesAfter(await createdAt('bad-template'), 1, 5);
+    const r = reconciler();
+    await r.reconcileNamed('bad-template');
+    await r.reconcileNamed('bad-template');
+    expect(await jobsOf('bad-template')).toEqual([]);
+    const status = (await fetchSchedule('bad-template')).status!;
+    const skipped = status.conditions!.find((c) => c.type === 'RunSkipped');
+    expect(skipped).toMatchObject({ status: 'True', reason: 'InvalidJobTemplate' });
+    expect(skipped!.message).toContain('Scan_Tool');
+    expect(status.lastScheduleTime).toBe(minutesAfter(await createdAt('bad-template'), 1).toISOString());
+    expect(await eventReasons('bad-template')).toContain('InvalidJobTemplate');
+  });
+
   it('skips a run whose ToolConnection is not Ready, saying why', async () => {
     await createSchedule('unready', { schedule: '* * * * *', connections: [{ name: 'prod' }, { name: 'staging' }] });
     clock = minutesAfter(await createdAt('unready'), 1, 5);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import { UnknownStoreError } from '../../src/stores/registry.ts';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
 import type { ToolConnection } from '../../src/api/v1alpha1/index.ts';
@@ -49,7 +50,13 @@ beforeAll(async () => {
   const controller = createToolConnectionController({
     kubeConfig: kc,
     keys,
-    stores: { get: () => flaky },
+    // As StoreRegistry answers: the one configured store by name or by default, else UnknownStoreError.
+    stores: {
+      get: (name?: string) => {
+        if (name !== undefined && name !== 'kubernetes') throw new UnknownStoreError(name, ['kubernetes']);
+        return flaky;
+      },
+    },
     sts: { endpoint: moto.endpoint, credentials: moto.credentials },
     logger,
     registry: new Registry(),
@@ -197,6 +204,20 @@ describe('ToolConnection controller', () => {
     expect(condition(copied, 'Stored')!.message).toContain(
       `encrypted for ToolConnection ${tenant}/sealed, not ${tenant}/copied`,
     );
+  });
+
+  it('says so when spec.store names a store that is not configured, and keeps the source', async () => {
+    await apply(
+      secret('misnamed-src', { username: 'scanner', password: `pw-${randomBytes(10).toString('hex')}` }),
+      generic('misnamed', { store: 'vault-prod' }),
+    );
+    const tc = await until('misnamed', (t) => condition(t, 'Stored')?.reason === 'UnknownStore');
+    expect(condition(tc, 'Stored')!.message).toContain('store "vault-prod" is not configured');
+    expect(condition(tc, 'Ready')!.status).toBe('False');
+    expect(await eventReasons('misnamed')).toContain('UnknownStore');
+    expect(await sourceExists('misnamed-src')).toBe(true);
+    // Never stored, so the plaintext source is the user's to remove (the etcd search below runs later).
+    await core().deleteNamespacedSecret({ name: 'misnamed-src', namespace: tenant });
   });
 
   it('keeps the source Secret when told to (deletionPolicy Retain)', async () => {

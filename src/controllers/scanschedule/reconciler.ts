@@ -219,6 +219,15 @@ export class ScanScheduleReconciler implements Reconciler {
     } catch (error) {
       // Created already: by us before a restart, or by another manager.
       if (error instanceof ApiException && error.code === 409) return active;
+      // The schema admits templates the Job API refuses (a container named Scan_Tool): retrying
+      // cannot help, so the run is skipped and the reason shown where people look.
+      if (error instanceof ApiException && (error.code === 422 || error.code === 400)) {
+        const message = `run ${name} skipped: the Job API refused jobTemplate: ${apiMessage(error)}`;
+        set({ type: 'RunSkipped', status: 'True', reason: 'InvalidJobTemplate', message });
+        note('Warning', 'InvalidJobTemplate', 'Run', message);
+        this.deps.metrics?.runs.inc({ outcome: 'skipped' });
+        return active;
+      }
       throw error;
     }
     this.deps.jobs.observeCreated(created);
@@ -307,6 +316,17 @@ export class ScanScheduleReconciler implements Reconciler {
   private async writeStatus(ss: ScanSchedule, status: ScanScheduleStatus): Promise<void> {
     await writeStatusIfChanged(this.objects, RESOURCE, ss, status);
   }
+}
+
+/** The apiserver's own explanation from an error response, else its status code. */
+function apiMessage(error: ApiException<unknown>): string {
+  try {
+    const message = (JSON.parse(String(error.body)) as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not a Status object: fall through.
+  }
+  return `HTTP ${error.code}`;
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 10);

@@ -31,7 +31,7 @@ import type { KeyHierarchy } from '../../crypto/key-hierarchy.ts';
 import type { Credential } from '../../crypto/fingerprint.ts';
 import type { Logger } from '../../log/logger.ts';
 import { isStoreError } from '../../stores/errors.ts';
-import type { StoreRegistry } from '../../stores/registry.ts';
+import { UnknownStoreError, type StoreRegistry } from '../../stores/registry.ts';
 import type { SecretRef, SecretStore } from '../../stores/store.ts';
 import { conditionOf, setCondition, type ConditionUpdate } from '../runtime/conditions.ts';
 import { splitKey, type ObjectKey, type ReconcileResult, type Reconciler } from '../runtime/controller.ts';
@@ -94,8 +94,20 @@ export class ToolConnectionReconciler implements Reconciler {
     let ingestedSource: V1Secret | undefined;
     let requeueAfterMs: number | undefined;
 
+    let store: SecretStore | undefined;
     if (kind) {
-      const store = this.deps.stores.get(tc.spec.store);
+      try {
+        store = this.deps.stores.get(tc.spec.store);
+      } catch (error) {
+        if (!(error instanceof UnknownStoreError)) throw error;
+        // A spelling mistake, or a store not configured yet: nothing to retry until the object or
+        // the manager's configuration changes (either way the object is reconciled again).
+        if (conditionOf(tc.status?.conditions, 'Stored')?.reason !== 'UnknownStore')
+          await this.deps.events.record(tc, 'Warning', 'UnknownStore', 'Store', error.message);
+        state.set({ type: 'Stored', status: 'False', reason: 'UnknownStore', message: error.message });
+      }
+    }
+    if (kind && store) {
       if (!tc.metadata.finalizers?.includes(FINALIZER)) {
         // Before anything is written upstream, so nothing can be orphaned.
         await this.addFinalizer(tc);
@@ -105,7 +117,7 @@ export class ToolConnectionReconciler implements Reconciler {
       credential = ingested.credential;
       ingestedSource = ingested.source;
       if (ingested.retryAfterMs !== undefined) requeueAfterMs = ingested.retryAfterMs;
-    } else {
+    } else if (!kind) {
       state.set({
         type: 'Stored',
         status: 'True',
