@@ -50,6 +50,15 @@ describe('WorkQueue', () => {
     expect(waited).toBeLessThan(190);
   });
 
+  it('waits on a delay longer than a timer can hold instead of firing at once', async () => {
+    const q = queue();
+    // Next January's run, 300 days away: beyond setTimeout's 2^31-1 ms.
+    q.addAfter('yearly', 300 * 86_400_000);
+    const first = await Promise.race([q.get(), sleep(100).then(() => 'nothing yet')]);
+    expect(first).toBe('nothing yet');
+    q.shutdown();
+  });
+
   it('backs off a failing key exponentially and forgets after success', () => {
     const limiter = new DefaultRateLimiter<string>({ baseDelayMs: 10, maxDelayMs: 100, burst: 1000 });
     expect([limiter.when('a'), limiter.when('a'), limiter.when('a'), limiter.when('a')]).toEqual([10, 20, 40, 80]);

@@ -4,6 +4,8 @@
 // worker is done); delayed adds wait in a timer, the earliest one wins.
 import type { RateLimiter } from './rate-limiter.ts';
 
+/** The longest delay Node's timers take. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 export class WorkQueue<K> {
   private readonly queue: K[] = [];
   private readonly queued = new Set<K>();
@@ -38,9 +40,13 @@ export class WorkQueue<K> {
   }
 
   /** Adds the key after `delayMs`, unless an earlier add is already due. */
-  addAfter(key: K, delayMs: number): void {
+  addAfter(key: K, requestedMs: number): void {
     if (this.shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (requestedMs <= 0) return this.add(key);
+    // setTimeout fires at once for more than 2^31-1 ms (24.8 days): a yearly
+    // schedule would then be reconciled in a loop. Waking early is harmless:
+    // the reconciler asks again for the time still left.
+    const delayMs = Math.min(requestedMs, MAX_TIMER_MS);
     const at = Date.now() + delayMs;
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
