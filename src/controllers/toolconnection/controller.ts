@@ -77,7 +77,8 @@ export function createToolConnectionController(options: ToolConnectionController
     name: 'toolconnection',
     informer,
     reconciler,
-    workers: options.workers ?? 4,
+    // Reconciles mostly wait on the apiserver and the store: more in flight, not more CPU.
+    workers: options.workers ?? 16,
     resyncMs: options.resyncMs ?? 10 * 60_000,
     logger,
     metrics: options.controllerMetrics ?? new ControllerMetrics(options.registry),
