@@ -367,6 +367,11 @@ describe('soak-lite', () => {
           starts.set(record.job as string, (starts.get(record.job as string) ?? 0) + 1);
       const startedTwice = [...starts].filter(([, n]) => n > 1).map(([name]) => name);
 
+      // The informers noticed the cuts and the restart, and came back.
+      const informerRestarts = everyReplica
+        .flatMap((r) => r.process.records)
+        .filter((x) => x.msg.endsWith('; restarting') || x.msg === 'no watch activity; relisting').length;
+
       const heapAtEnd = await heapUsedBytes(kept);
       const figures = {
         soakSeconds: SOAK_MS / 1000,
@@ -379,6 +384,7 @@ describe('soak-lite', () => {
         settleMs,
         maxSimultaneousLeaders: maxLeaders,
         faults,
+        informerRestarts,
         keptReplicaHeapUsedMiB: { start: +(heapAtStart / MiB).toFixed(1), end: +(heapAtEnd / MiB).toFixed(1) },
         loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
       };
@@ -390,6 +396,7 @@ describe('soak-lite', () => {
       expect(faults.kills + faults.partitions).toBeGreaterThanOrEqual(2);
       expect(faults.apiserverRestarts).toBe(1);
       expect(faults.connectionsCut).toBeGreaterThan(0);
+      expect(informerRestarts).toBeGreaterThan(0);
       // Generous on purpose: a short run on two shared cores measures GC
       // timing as much as growth; a leak shows in a long run (docs/soak.md).
       expect(heapAtEnd).toBeLessThan(2 * heapAtStart + 50 * MiB);
