@@ -8,29 +8,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+// The CRDs' OpenAPI schema, as the reference generator reads it too.
+import type { Schema } from '../../../hack/gen-crd-docs.ts';
 import { anyJson, dnsLabel, hostileString } from './json.ts';
-
-export interface Schema {
-  type?: string;
-  format?: string;
-  enum?: unknown[];
-  pattern?: string;
-  minLength?: number;
-  maxLength?: number;
-  minimum?: number;
-  maximum?: number;
-  minItems?: number;
-  maxItems?: number;
-  maxProperties?: number;
-  required?: string[];
-  properties?: Record<string, Schema>;
-  additionalProperties?: Schema | boolean;
-  items?: Schema;
-  'x-kubernetes-validations'?: Array<{ rule: string }>;
-  'x-kubernetes-preserve-unknown-fields'?: boolean;
-  'x-kubernetes-list-type'?: string;
-  'x-kubernetes-list-map-keys'?: string[];
-}
 
 /** The served version's schema of the CRD in `file`. */
 export function crdSchema(file: string): Schema {
