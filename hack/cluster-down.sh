@@ -22,6 +22,8 @@ for arg in "$@"; do
     *) die "usage: hack/cluster-down.sh [--purge]" ;;
   esac
 done
+source "$HACK_DIR/cluster/kind.sh"
+if kind_wanted; then kind_down; exit 0; fi
 [ "$(id -u)" -eq 0 ] || die "cluster-down.sh must run as root"
 cluster_lock
 START=$SECONDS

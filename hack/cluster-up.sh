@@ -12,11 +12,17 @@
 # Environment: COURIER_CLUSTER_DIR (default /var/lib/courier-cluster),
 # COURIER_CLUSTER_RUN (/run/courier-cluster), CLUSTER_SKIP_APT=1 (never run
 # apt-get), CLUSTER_WAIT=seconds for the node to become Ready (180),
-# CLUSTER_DNS=0 (no CoreDNS: its first build takes about a minute).
+# CLUSTER_DNS=0 (no CoreDNS: its first build takes about a minute),
+# CLUSTER_USE_KIND=1|0 (kind instead, when a Docker engine and kind are there:
+# the default; see hack/cluster/kind.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$HACK_DIR/cluster/lib.sh"
 source "$HACK_DIR/cluster/pki.sh"
 source "$HACK_DIR/cluster/images.sh"
+source "$HACK_DIR/cluster/kind.sh"
+
+# With a Docker engine and kind, the same cluster comes from kind (hack/cluster/kind.sh).
+if kind_wanted; then kind_up; exit 0; fi
 
 START=$SECONDS
 [ "$(id -u)" -eq 0 ] || die "cluster-up.sh must run as root (containerd, kubelet, iptables, bridges)"
