@@ -65,13 +65,25 @@ export interface JobTemplate {
   spec: V1JobSpec;
 }
 export interface ScanScheduleStatus {
+  /**
+   * The metadata.generation this status describes.
+   */
   observedGeneration?: number;
   /**
-   * Ready, and why runs are skipped or missed.
+   * Ready (the schedule parses; Suspended or Scheduled), and RunSkipped (why the last due run did not start: ConnectionNotReady, ConcurrencyForbid, InvalidJobTemplate; False with Started when it did). Missed runs are counted in missedRuns and reported by a MissedSchedule Event.
    */
   conditions?: V1Condition[];
+  /**
+   * The scheduled time of the latest due run, started or not.
+   */
   lastScheduleTime?: string;
+  /**
+   * When the latest run that succeeded completed.
+   */
   lastSuccessfulTime?: string;
+  /**
+   * When the next run is due; absent while suspended.
+   */
   nextScheduleTime?: string;
   /**
    * The courier.dev/run-now token already acted on.

@@ -130,6 +130,9 @@ export interface ValidationSpec {
   interval?: string;
 }
 export interface ToolConnectionStatus {
+  /**
+   * The metadata.generation this status describes.
+   */
   observedGeneration?: number;
   /**
    * Ready, Stored, Validated and RotationDue.
@@ -147,14 +150,29 @@ export interface ToolConnectionStatus {
    * The store's version identifier of the current credential.
    */
   storeVersion?: string;
+  /**
+   * The AWS account the credential reaches, from STS GetCallerIdentity.
+   */
   accountId?: string;
+  /**
+   * The identity the credential reaches (GetCallerIdentity's Arn).
+   */
   arn?: string;
   /**
    * When the current long-lived key was stored; its age drives RotationDue.
    */
   keyCreatedTime?: string;
+  /**
+   * When the credential last passed validation.
+   */
   lastValidatedTime?: string;
+  /**
+   * When the broker last issued credentials from this connection to a pod.
+   */
   lastIssuedTime?: string;
+  /**
+   * How many times the broker has issued credentials from this connection.
+   */
   issuedCount?: number;
   /**
    * Pods refused the credential, newest first, so an admin can grant access.
