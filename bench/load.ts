@@ -36,6 +36,16 @@ export interface LoadFigures {
   latencyByKey: Map<string, number>;
 }
 
+/** p50, p90, p99 and max of ascending `latencies`, in ms. */
+function latencySummary(latencies: readonly number[]): LoadFigures['latencyMs'] {
+  return {
+    p50: round2(percentile(latencies, 50)),
+    p90: round2(percentile(latencies, 90)),
+    p99: round2(percentile(latencies, 99)),
+    max: round2(latencies.at(-1) ?? 0),
+  };
+}
+
 export function drive(options: LoadOptions): Promise<LoadFigures> {
   const latencies: number[] = [];
   const wrong: Record<string, number> = {};
@@ -68,12 +78,7 @@ export function drive(options: LoadOptions): Promise<LoadFigures> {
           seconds: round2(seconds),
           answered: latencies.length,
           perSecond: Math.round(latencies.length / seconds),
-          latencyMs: {
-            p50: round2(percentile(latencies, 50)),
-            p90: round2(percentile(latencies, 90)),
-            p99: round2(percentile(latencies, 99)),
-            max: round2(latencies.at(-1) ?? 0),
-          },
+          latencyMs: latencySummary(latencies),
           non2xx: result.non2xx,
           errors: result.errors,
           timeouts: result.timeouts,
@@ -159,12 +164,7 @@ export async function driveOpen(options: OpenLoadOptions): Promise<LoadFigures> 
     seconds: round2(seconds),
     answered: latencies.length,
     perSecond: Math.round(latencies.length / seconds),
-    latencyMs: {
-      p50: round2(percentile(latencies, 50)),
-      p90: round2(percentile(latencies, 90)),
-      p99: round2(percentile(latencies, 99)),
-      max: round2(latencies.at(-1) ?? 0),
-    },
+    latencyMs: latencySummary(latencies),
     non2xx,
     errors,
     timeouts: 0,

@@ -5,12 +5,15 @@
 //   node bench/scanschedules.ts [count]      (default 500)
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BENCH_NAMESPACE as NAMESPACE, createGenericConnection, withBenchCluster, writeResult } from './support.ts';
+import {
+  BENCH_NAMESPACE as NAMESPACE,
+  createGenericConnection,
+  percentile,
+  withBenchCluster,
+  writeResult,
+} from './support.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 /** CPU seconds each child of this process (etcd, kube-apiserver, the manager) has used, by command name. */
 async function childrenCpu(): Promise<Record<string, number>> {
